@@ -1,15 +1,29 @@
-/* glob.c - .dockerignore-style path patterns, compiled to PCRE2. */
+/*
+ * glob.c - .dockerignore-style path patterns, compiled to PCRE2.
+ *
+ * The translation follows moby/patternmatcher (what `docker build` uses)
+ * token for token, so that a pattern means here what it means to Docker:
+ *  - a double star eats the slash after it and becomes "any run of whole
+ *    components", the regex (.*[/])? ;
+ *  - a double star at the very end becomes ".*": "a/" + double star is
+ *    everything under "a/", but not "a" itself;
+ *  - a pattern that starts with a double star and has no other wildcard is
+ *    a suffix test: double star + "file" matches "myfile" and "a/file".
+ * Where Docker defers to Go's filepath.Match (class syntax, a lone trailing
+ * backslash), we reject what filepath.Match rejects.
+ */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tpgrade/glob.h"
 #include "tpgrade/buf.h"
 
 #include <pcre2.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct tpg_glob {
 	char *pattern;
-	pcre2_code *code;
+	pcre2_code *code;   /* NULL: the pattern can match nothing */
 	bool literal;
 };
 
@@ -47,115 +61,227 @@ char *tpg_path_clean(const char *path, bool *escapes)
 	return out;
 }
 
-static void put_literal(tpg_buf *re, char c)
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not start
+ * one (stray continuation byte, overlong form, surrogate, past U+10FFFF). */
+static size_t utf8_len(const unsigned char *s)
 {
-	if (strchr("\\^$.|?*+()[]{}", c))
-		tpg_buf_putc(re, '\\');
-	tpg_buf_putc(re, c);
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+			return 0;
+		return 4;
+	}
+	return 0;
 }
 
-/* Copies a [...] class into the regex, returning the index after ']' or
- * -1 when it is not closed. */
-static long put_class(tpg_buf *re, const char *pat, size_t i)
+/* Bytes of the character at s: a whole UTF-8 sequence, or one stray byte
+ * (which pcre2_compile will then refuse with a message). */
+static size_t char_len(const char *s)
+{
+	size_t n = utf8_len((const unsigned char *)s);
+	return n ? n : 1;
+}
+
+static void put_literal(tpg_buf *re, const char *s, size_t n)
+{
+	if (n == 1 && strchr("\\^$.|?*+()[]{}", s[0]))
+		tpg_buf_putc(re, '\\');
+	tpg_buf_append(re, s, n);
+}
+
+/* One character of a class, as filepath.Match's getEsc reads it: '-' and
+ * ']' must be escaped, '\' escapes the next character. Returns its length
+ * in the pattern (escape included), 0 when the class is malformed. */
+static size_t class_char(const char *p, const char **ch, size_t *chlen)
+{
+	if (p[0] == '\0' || p[0] == '-' || p[0] == ']')
+		return 0;
+	if (p[0] == '\\') {
+		if (p[1] == '\0')
+			return 0;
+		*ch = p + 1;
+		*chlen = char_len(p + 1);
+		return 1 + *chlen;
+	}
+	*ch = p;
+	*chlen = char_len(p);
+	return *chlen;
+}
+
+static void put_class_char(tpg_buf *re, const char *ch, size_t n)
+{
+	if (n == 1 && strchr("\\]^-[", ch[0]))
+		tpg_buf_putc(re, '\\');
+	tpg_buf_append(re, ch, n);
+}
+
+/* Copies the [...] class at pat[i] into the regex; returns the index after
+ * its ']', or 0 when it is malformed (unclosed, empty, a bare '-' or ']'). */
+static size_t put_class(tpg_buf *re, const char *pat, size_t i)
 {
 	size_t j = i + 1;
+	int nrange = 0;
+
 	tpg_buf_puts(re, "(?!/)[");
 	if (pat[j] == '^' || pat[j] == '!') {
 		tpg_buf_putc(re, '^');
 		j++;
 	}
-	bool first = true;
-	for (; pat[j]; j++) {
-		char c = pat[j];
-		if (c == ']' && !first) {
+	for (;;) {
+		if (pat[j] == ']' && nrange > 0) {
 			tpg_buf_putc(re, ']');
-			return (long)j + 1;
+			return j + 1;
 		}
-		first = false;
-		if (c == '\\' && pat[j + 1]) {
-			j++;
-			tpg_buf_putc(re, '\\');
-			tpg_buf_putc(re, pat[j]);
-			continue;
+		const char *lo, *hi;
+		size_t lolen, hilen;
+		size_t n = class_char(pat + j, &lo, &lolen);
+		if (n == 0)
+			return 0;
+		j += n;
+		put_class_char(re, lo, lolen);
+		if (pat[j] == '-') {
+			n = class_char(pat + j + 1, &hi, &hilen);
+			if (n == 0)
+				return 0;
+			j += 1 + n;
+			tpg_buf_putc(re, '-');
+			put_class_char(re, hi, hilen);
 		}
-		if (c == '[' || c == '\\' || c == ']' || c == '^')
-			tpg_buf_putc(re, '\\');
-		tpg_buf_putc(re, c);
+		nrange++;
 	}
-	return -1;
+}
+
+/* How moby/patternmatcher classifies a pattern; we only need it to know
+ * whether a leading "**" is a plain suffix test. */
+enum match_kind { KIND_EXACT, KIND_PREFIX, KIND_SUFFIX, KIND_REGEX };
+
+static int bad_pattern(tpg_err *err, const char *pattern, const char *why)
+{
+	return tpg_err_set(err, TPG_EINVAL, "invalid pattern '%s': %s", pattern, why);
+}
+
+/* Builds the regex body (without anchors) for a cleaned pattern. */
+static int translate(const char *clean, const char *pattern, tpg_buf *re,
+                     bool *literal, tpg_err *err)
+{
+	enum match_kind kind = KIND_EXACT;
+	bool suffix_slash = false;  /* leading "**" followed by "/" */
+	size_t lead_end = 0;        /* end of what the leading "**" emitted */
+	size_t i = 0;
+
+	*literal = true;
+	while (clean[i]) {
+		bool first = i == 0;
+		char c = clean[i];
+		if (c == '*' && clean[i + 1] == '*') {
+			*literal = false;
+			i += 2;
+			bool slash = clean[i] == '/';
+			if (slash)
+				i++;
+			if (clean[i] == '\0') {
+				kind = kind == KIND_EXACT ? KIND_PREFIX : KIND_REGEX;
+				tpg_buf_puts(re, ".*");
+			} else {
+				kind = KIND_REGEX;
+				tpg_buf_puts(re, "(?:.*/)?");
+			}
+			if (first) {
+				kind = KIND_SUFFIX;
+				suffix_slash = slash;
+				lead_end = re->len;
+			}
+		} else if (c == '*') {
+			*literal = false;
+			kind = KIND_REGEX;
+			tpg_buf_puts(re, "[^/]*");
+			i++;
+		} else if (c == '?') {
+			*literal = false;
+			kind = KIND_REGEX;
+			tpg_buf_puts(re, "[^/]");
+			i++;
+		} else if (c == '[') {
+			*literal = false;
+			kind = KIND_REGEX;
+			size_t next = put_class(re, clean, i);
+			if (next == 0)
+				return bad_pattern(err, pattern,
+				                   "malformed '[...]' class (unclosed, empty, "
+				                   "or an unescaped '-' or ']')");
+			i = next;
+		} else if (c == '\\') {
+			if (clean[i + 1] == '\0')
+				return bad_pattern(err, pattern, "it ends with a lone '\\'");
+			*literal = false;
+			kind = KIND_REGEX;
+			size_t n = char_len(clean + i + 1);
+			put_literal(re, clean + i + 1, n);
+			i += 1 + n;
+		} else {
+			size_t n = char_len(clean + i);
+			put_literal(re, clean + i, n);
+			i += n;
+		}
+	}
+	if (kind == KIND_SUFFIX && !suffix_slash) {
+		/* A leading double star without a slash is a suffix test:
+		 * "myfoo" and "a/foo" both end with "foo". */
+		tpg_buf tail = TPG_BUF_INIT;
+		tpg_buf_puts(&tail, ".*");
+		tpg_buf_append(&tail, re->data + lead_end, re->len - lead_end);
+		tpg_buf_free(re);
+		*re = tail;
+	}
+	return 0;
 }
 
 int tpg_glob_compile(const char *pattern, int flags, tpg_glob **out, tpg_err *err)
 {
-	tpg_buf re = TPG_BUF_INIT;
-	char *clean = tpg_path_clean(pattern, NULL);
-	bool literal = true;
-	size_t i = 0;
+	bool escapes;
+	char *clean = tpg_path_clean(pattern, &escapes);
 
 	*out = NULL;
-	tpg_buf_puts(&re, "^");
-	while (clean[i]) {
-		char c = clean[i];
-		if (c == '*' && clean[i + 1] == '*') {
-			literal = false;
-			bool at_start = i == 0 || clean[i - 1] == '/';
-			size_t j = i + 2;
-			while (clean[j] == '*')
-				j++;
-			if (at_start && clean[j] == '/') {
-				/* "**" + "/": zero or more whole components */
-				tpg_buf_puts(&re, "(?:.*/)?");
-				i = j + 1;
-			} else if (at_start && clean[j] == '\0' && i > 0) {
-				/* "a/" + "**": everything under a/, and a/ itself */
-				re.len--; /* drop the '/' already emitted */
-				re.data[re.len] = '\0';
-				tpg_buf_puts(&re, "(?:/.*)?");
-				i = j;
-			} else {
-				tpg_buf_puts(&re, ".*");
-				i = j;
-			}
-		} else if (c == '*') {
-			literal = false;
-			tpg_buf_puts(&re, "[^/]*");
-			i++;
-		} else if (c == '?') {
-			literal = false;
-			tpg_buf_puts(&re, "[^/]");
-			i++;
-		} else if (c == '[') {
-			literal = false;
-			long next = put_class(&re, clean, i);
-			if (next < 0) {
-				tpg_buf_free(&re);
-				int rc = tpg_err_set(err, TPG_EINVAL,
-				                     "invalid pattern '%s': '[' is never closed", pattern);
-				free(clean);
-				return rc;
-			}
-			i = (size_t)next;
-		} else if (c == '\\') {
-			if (clean[i + 1] == '\0') {
-				tpg_buf_free(&re);
-				int rc = tpg_err_set(err, TPG_EINVAL,
-				                     "invalid pattern '%s': it ends with a lone '\\'", pattern);
-				free(clean);
-				return rc;
-			}
-			literal = false;
-			put_literal(&re, clean[i + 1]);
-			i += 2;
-		} else {
-			put_literal(&re, c);
-			i++;
-		}
+	if (escapes && pattern[0] != '/') {
+		/* "../x": Docker keeps the ".." (paths inside the context never
+		 * start with one), so the pattern matches nothing. A leading "/"
+		 * roots the pattern, and ".." at the root stays at the root. */
+		tpg_glob *g = tpg_xcalloc(1, sizeof(*g));
+		g->pattern = clean;
+		*out = g;
+		return 0;
 	}
-	tpg_buf_puts(&re, "$");
+
+	tpg_buf body = TPG_BUF_INIT;
+	bool literal;
+	int rc = translate(clean, pattern, &body, &literal, err);
+	if (rc < 0) {
+		tpg_buf_free(&body);
+		free(clean);
+		return rc;
+	}
+	tpg_buf re = TPG_BUF_INIT;
+	tpg_buf_printf(&re, "^%s$", tpg_buf_cstr(&body));
+	tpg_buf_free(&body);
 
 	int errcode;
 	PCRE2_SIZE erroff;
-	uint32_t options = PCRE2_DOTALL | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+	/* DOLLAR_ENDONLY: "a" must not match the name "a\n". */
+	uint32_t options = PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY | PCRE2_UTF |
+	                   PCRE2_MATCH_INVALID_UTF;
 	if (flags & TPG_GLOB_NOCASE)
 		options |= PCRE2_CASELESS;
 	pcre2_code *code = pcre2_compile((PCRE2_SPTR)tpg_buf_cstr(&re), re.len, options,
@@ -164,7 +290,7 @@ int tpg_glob_compile(const char *pattern, int flags, tpg_glob **out, tpg_err *er
 	if (!code) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(errcode, msg, sizeof(msg));
-		int rc = tpg_err_set(err, TPG_EINVAL, "invalid pattern '%s': %s", pattern, (char *)msg);
+		rc = bad_pattern(err, pattern, (char *)msg);
 		free(clean);
 		return rc;
 	}
@@ -176,11 +302,63 @@ int tpg_glob_compile(const char *pattern, int flags, tpg_glob **out, tpg_err *er
 	return 0;
 }
 
+/*
+ * File names need not be UTF-8, and PCRE2 in UTF mode lets no wildcard
+ * match an invalid byte. So each invalid byte b is replaced by the
+ * private-use code point U+10FF00+b (one character, which no pattern names)
+ * before matching: "*" and "?" then match it like any other character.
+ * Returns NULL when `path` is valid UTF-8 already.
+ */
+static char *remap_invalid_utf8(const char *path, size_t *outlen)
+{
+	const unsigned char *s = (const unsigned char *)path;
+	size_t i = 0, bad = 0, len = strlen(path);
+
+	while (i < len) {
+		size_t n = utf8_len(s + i);
+		if (n == 0) {
+			bad++;
+			n = 1;
+		}
+		i += n;
+	}
+	if (bad == 0)
+		return NULL;
+	char *out = tpg_xmalloc(len + 3 * bad + 1);
+	size_t o = 0;
+	for (i = 0; i < len;) {
+		size_t n = utf8_len(s + i);
+		if (n) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		uint32_t cp = 0x10FF00u + s[i];
+		out[o++] = (char)(0xF0 | (cp >> 18));
+		out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[o++] = (char)(0x80 | (cp & 0x3F));
+		i++;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
 bool tpg_glob_match(const tpg_glob *glob, const char *path)
 {
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(glob->code, NULL);
-	int rc = pcre2_match(glob->code, (PCRE2_SPTR)path, strlen(path), 0, 0, md, NULL);
+	if (!glob->code)
+		return false;
+	size_t len = 0;
+	char *mapped = remap_invalid_utf8(path, &len);
+	const char *subject = mapped ? mapped : path;
+	if (!mapped)
+		len = strlen(path);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int rc = pcre2_match(glob->code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
 	pcre2_match_data_free(md);
+	free(mapped);
 	return rc >= 0;
 }
 

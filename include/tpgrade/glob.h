@@ -4,14 +4,22 @@
  *
  *   *      any run of characters except '/'
  *   ?      one character except '/'
- *   [...]  a character class ([^...] or [!...] negates); never matches '/'
+ *   [...]  a character class ([^...] or [!...] negates); never matches '/'.
+ *          As in Go's filepath.Match, '-' and ']' must be escaped unless
+ *          they form a range ("[a-z]", "[\]]"); "[]", "[x-]" are errors
  *   **     any number of path components (also zero): `**' + `/x` matches
  *          `x`, `a/x`, `a/b/x`; `a/` + `**` matches everything under a/
- *   \c     the character c itself
+ *          (not `a` itself); `**` alone matches everything. A pattern that
+ *          starts with `**` and has no other wildcard is a suffix test, as
+ *          in Docker: `**' + `file` matches `myfile` and `a/file`
+ *   \c     the character c itself; a trailing lone '\' is an error
  *
  * Patterns and paths are relative, '/'-separated, and matched in full.
  * A pattern is cleaned first as Go's filepath.Clean would ("./a//b/" is
- * "a/b"), and a leading "/" is dropped.
+ * "a/b"), and a leading "/" is dropped. A pattern whose ".." climbs above
+ * the start ("../x") compiles but matches nothing, as in Docker.
+ * Paths may hold any bytes: newlines, invalid UTF-8 (each invalid byte is
+ * one character for `?`). Patterns must be valid UTF-8.
  */
 #ifndef TPGRADE_GLOB_H
 #define TPGRADE_GLOB_H
