@@ -1,0 +1,20 @@
+/* kinds.c - the one table of check kinds. Add a kind: write
+ * grader/kind_<name>.c defining tpg_kind_<name>, declare it here, list it. */
+#include "tpgrade/check.h"
+
+#include <string.h>
+
+extern const tpg_check_kind tpg_kind_file;
+
+const tpg_check_kind *const tpg_check_kinds[] = {
+	&tpg_kind_file,
+	NULL
+};
+
+const tpg_check_kind *tpg_check_kind_find(const char *name)
+{
+	for (size_t i = 0; tpg_check_kinds[i]; i++)
+		if (strcmp(tpg_check_kinds[i]->name, name) == 0)
+			return tpg_check_kinds[i];
+	return NULL;
+}
