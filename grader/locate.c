@@ -1,0 +1,188 @@
+/* locate.c - naming or finding what a check grades. */
+#include "tpgrade/locate.h"
+#include "tpgrade/glob.h"
+#include "tpgrade/repo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void check_globs(tpg_fields *f, const tpg_strv *globs, const char *key, int flags)
+{
+	for (size_t i = 0; i < globs->len; i++) {
+		tpg_glob *g = NULL;
+		tpg_err err = {0};
+		const char *why = NULL;
+		if (!tpg_repo_path_is_safe(globs->items[i], &why)) {
+			tpg_fields_error(f, NULL, key, "'%s' must stay inside the repository (%s)",
+			                 globs->items[i], why);
+			continue;
+		}
+		if (tpg_glob_compile(globs->items[i], flags, &g, &err) < 0)
+			tpg_fields_error(f, NULL, key, "%s", err.msg);
+		tpg_glob_free(g);
+	}
+}
+
+int tpg_locate_parse(tpg_fields *f, bool dirs, tpg_locate *out)
+{
+	tpg_fields *find = NULL;
+	int before = tpg_fields_errors(f);
+
+	memset(out, 0, sizeof(*out));
+	out->dirs = dirs;
+	int has_path = tpg_fields_path(f, "path", false, &out->path);
+	int has_find = tpg_fields_map(f, "find", false, &find);
+	if (has_find > 0) {
+		tpg_fields_bool(find, "nocase", &out->nocase);
+		int flags = out->nocase ? TPG_GLOB_NOCASE : 0;
+		if (tpg_fields_strlist(find, "glob", &out->globs) == 0)
+			tpg_fields_error(find, NULL, NULL, "missing required key 'glob' (what to look for, "
+			                 "e.g. \"**/Dockerfile\")");
+		tpg_fields_strlist(find, "prefer", &out->prefer);
+		tpg_fields_strlist(find, "exclude", &out->exclude);
+		check_globs(find, &out->globs, "glob", flags);
+		check_globs(find, &out->prefer, "prefer", flags);
+		check_globs(find, &out->exclude, "exclude", flags);
+		tpg_fields_end(find);
+	}
+	if (has_path > 0 && has_find > 0)
+		tpg_fields_error(f, NULL, "find", "give either path or find, not both");
+	else if (has_path == 0 && has_find == 0)
+		tpg_fields_error(f, NULL, NULL, "missing 'path' (what to grade) or 'find' (how to look for it)");
+	static const char *const if_none[] = { "fail", "skip", NULL };
+	int choice = 0;
+	tpg_fields_enum(f, "if-none", if_none, &choice);
+	out->skip_if_none = choice == 1;
+	tpg_fields_l10n(f, "if-none-message", &out->none_message);
+	return tpg_fields_errors(f) > before ? -1 : 0;
+}
+
+typedef struct ranked {
+	char *path;
+	size_t prefer;   /* index of the first matching prefer pattern, or npref */
+	size_t depth;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+	const ranked *x = a, *y = b;
+	if (x->prefer != y->prefer)
+		return x->prefer < y->prefer ? -1 : 1;
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static size_t depth_of(const char *p)
+{
+	size_t d = 0;
+	for (; *p; p++)
+		d += *p == '/';
+	return d;
+}
+
+static bool any_glob(const tpg_strv *pats, int flags, const char *path, size_t *index)
+{
+	for (size_t i = 0; i < pats->len; i++) {
+		tpg_glob *g = NULL;
+		if (tpg_glob_compile(pats->items[i], flags, &g, NULL) < 0)
+			continue;
+		bool m = tpg_glob_match(g, path);
+		tpg_glob_free(g);
+		if (m) {
+			if (index)
+				*index = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+int tpg_locate_candidates(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tpg_err *err)
+{
+	if (loc->path.text) {
+		char *p = NULL;
+		int rc = tpg_run_expand(run, &loc->path, &p, err);
+		if (rc < 0)
+			return rc;
+		const char *why = NULL;
+		if (!tpg_repo_path_is_safe(p, &why)) {
+			rc = tpg_err_set(err, TPG_EINVAL, "the path '%s' leaves the repository (%s)", p, why);
+			free(p);
+			return rc;
+		}
+		char *clean = tpg_path_clean(p, NULL);
+		free(p);
+		tpg_strv_push_owned(out, clean);
+		return 0;
+	}
+
+	int flags = loc->nocase ? TPG_GLOB_NOCASE : 0;
+	tpg_strv found = TPG_STRV_INIT;
+	tpg_repo_glob_opts opts;
+	memset(&opts, 0, sizeof(opts));
+	opts.glob_flags = flags;
+	opts.types = loc->dirs ? TPG_REPO_GLOB_DIRS : TPG_REPO_GLOB_FILES;
+	for (size_t i = 0; i < loc->globs.len; i++) {
+		tpg_strv one = TPG_STRV_INIT;
+		int rc = tpg_repo_glob(tpg_run_repo(run), loc->globs.items[i], &opts, &one, NULL, err);
+		if (rc < 0) {
+			tpg_strv_free(&found);
+			return rc;
+		}
+		for (size_t k = 0; k < one.len; k++)
+			if (!tpg_strv_contains(&found, one.items[k]) &&
+			    !any_glob(&loc->exclude, flags, one.items[k], NULL))
+				tpg_strv_push(&found, one.items[k]);
+		tpg_strv_free(&one);
+	}
+	ranked *r = tpg_xcalloc(found.len ? found.len : 1, sizeof(*r));
+	for (size_t i = 0; i < found.len; i++) {
+		r[i].path = found.items[i];
+		r[i].prefer = loc->prefer.len;
+		any_glob(&loc->prefer, flags, r[i].path, &r[i].prefer);
+		r[i].depth = depth_of(r[i].path);
+	}
+	qsort(r, found.len, sizeof(*r), cmp_ranked);
+	for (size_t i = 0; i < found.len; i++)
+		tpg_strv_push_owned(out, r[i].path);
+	free(r);
+	free(found.items);
+	return 0;
+}
+
+char *tpg_locate_describe(const tpg_locate *loc)
+{
+	if (loc->path.text)
+		return tpg_xstrdup(loc->path.text);
+	char *globs = tpg_strv_join(&loc->globs, ", ");
+	char *d = tpg_xasprintf("%s (searched)", globs);
+	free(globs);
+	return d;
+}
+
+void tpg_locate_free(tpg_locate *loc)
+{
+	tpg_tmpl_free(&loc->path);
+	tpg_strv_free(&loc->globs);
+	tpg_strv_free(&loc->prefer);
+	tpg_strv_free(&loc->exclude);
+	tpg_l10n_free(&loc->none_message);
+}
+
+char *tpg_path_dirname(const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	if (!slash)
+		return tpg_xstrdup(".");
+	return tpg_xstrndup(rel, (size_t)(slash - rel));
+}
+
+char *tpg_path_join(const char *dir, const char *rel)
+{
+	char *joined = (!dir || !*dir || !strcmp(dir, ".")) ? tpg_xstrdup(rel)
+	                                                    : tpg_xasprintf("%s/%s", dir, rel);
+	char *clean = tpg_path_clean(joined, NULL);
+	free(joined);
+	return clean;
+}
