@@ -218,8 +218,11 @@ static int parse_log(const unsigned char *d, size_t len, tpg_bk_log *l)
 		} else if (f.num == 3 && f.type == 0) {
 			l->stream = (int)f.varint;
 		} else if (f.num == 4 && f.type == 2) {
+			/* Bytes, NULs included. */
 			free(l->data);
-			l->data = pb_str(&f);
+			l->data = tpg_xmalloc(f.len + 1);
+			memcpy(l->data, f.data, f.len);
+			l->data[f.len] = '\0';
 			l->len = f.len;
 		}
 	}
