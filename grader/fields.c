@@ -99,6 +99,11 @@ const tpg_yaml_node *tpg_fields_take(tpg_fields *f, const char *key)
 	return f->map->items[2 * i + 1];
 }
 
+const tpg_yaml_node *tpg_fields_key_at(tpg_fields *f, size_t i)
+{
+	return i < f->map->n ? f->map->items[2 * i] : NULL;
+}
+
 bool tpg_fields_has(tpg_fields *f, const char *key)
 {
 	return find_key(f, key) >= 0;

@@ -51,8 +51,9 @@ typedef struct subject {
 	tpg_err load_err;
 } subject;
 
-static void *parse_leaf(tpg_fields *f)
+static void *parse_leaf(tpg_fields *f, void *ctx)
 {
+	TPG_UNUSED(ctx);
 	leaf *l = tpg_xcalloc(1, sizeof(*l));
 	const tpg_yaml_node *n;
 	int given = 0;
@@ -234,8 +235,8 @@ static int parse(tpg_fields *f, void **out)
 	tpg_fields_enum(f, "match", modes, &mode);
 	c->all = mode == 1;
 	tpg_fields_size(f, "max-size", &c->max_size);
-	tpg_pred_parse(f, "where", &file_ops, &c->where);
-	tpg_pred_parse(f, "expect", &file_ops, &c->expect);
+	tpg_pred_parse(f, "where", &file_ops, NULL, &c->where);
+	tpg_pred_parse(f, "expect", &file_ops, NULL, &c->expect);
 	if (!c->exists && (c->where || c->expect))
 		tpg_fields_error(f, NULL, "exists", "exists: false takes no where/expect conditions");
 	*out = c;

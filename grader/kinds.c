@@ -5,9 +5,11 @@
 #include <string.h>
 
 extern const tpg_check_kind tpg_kind_file;
+extern const tpg_check_kind tpg_kind_dockerfile;
 
 const tpg_check_kind *const tpg_check_kinds[] = {
 	&tpg_kind_file,
+	&tpg_kind_dockerfile,
 	NULL
 };
 

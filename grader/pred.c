@@ -15,17 +15,17 @@ struct tpg_pred {
 };
 
 static tpg_pred *parse_item(tpg_fields *f, const tpg_yaml_node *node, const char *suffix,
-                            const tpg_pred_ops *ops);
+                            const tpg_pred_ops *ops, void *ctx);
 
 static tpg_pred *parse_list(tpg_fields *f, const tpg_yaml_node *node, const char *suffix,
-                            const tpg_pred_ops *ops, ptype type)
+                            const tpg_pred_ops *ops, void *ctx, ptype type)
 {
 	tpg_pred *p = tpg_xcalloc(1, sizeof(*p));
 	bool bad = false;
 
 	p->type = type;
 	if (node->type != TPG_YAML_SEQ) {
-		tpg_pred *one = parse_item(f, node, suffix, ops);
+		tpg_pred *one = parse_item(f, node, suffix, ops, ctx);
 		if (!one) {
 			free(p);
 			return NULL;
@@ -42,7 +42,7 @@ static tpg_pred *parse_list(tpg_fields *f, const tpg_yaml_node *node, const char
 	p->kids = tpg_xcalloc(node->n, sizeof(*p->kids));
 	for (size_t i = 0; i < node->n; i++) {
 		char *sub = tpg_xasprintf("%s[%zu]", suffix, i);
-		tpg_pred *k = parse_item(f, node->items[i], sub, ops);
+		tpg_pred *k = parse_item(f, node->items[i], sub, ops, ctx);
 		free(sub);
 		if (!k)
 			bad = true;
@@ -57,7 +57,7 @@ static tpg_pred *parse_list(tpg_fields *f, const tpg_yaml_node *node, const char
 }
 
 static tpg_pred *parse_item(tpg_fields *f, const tpg_yaml_node *node, const char *suffix,
-                            const tpg_pred_ops *ops)
+                            const tpg_pred_ops *ops, void *ctx)
 {
 	tpg_fields *sub = tpg_fields_sub(f, node, suffix);
 	tpg_pred *p = NULL;
@@ -74,11 +74,11 @@ static tpg_pred *parse_item(tpg_fields *f, const tpg_yaml_node *node, const char
 	if (combos > 1) {
 		tpg_fields_error(sub, NULL, NULL, "use one of any, all, not per item");
 	} else if (any) {
-		p = parse_list(sub, any, "any", ops, P_ANY);
+		p = parse_list(sub, any, "any", ops, ctx, P_ANY);
 	} else if (all) {
-		p = parse_list(sub, all, "all", ops, P_ALL);
+		p = parse_list(sub, all, "all", ops, ctx, P_ALL);
 	} else if (not) {
-		tpg_pred *inner = parse_item(sub, not, "not", ops);
+		tpg_pred *inner = parse_item(sub, not, "not", ops, ctx);
 		if (inner) {
 			p = tpg_xcalloc(1, sizeof(*p));
 			p->type = P_NOT;
@@ -87,7 +87,7 @@ static tpg_pred *parse_item(tpg_fields *f, const tpg_yaml_node *node, const char
 		}
 	} else {
 		int before = tpg_fields_errors(sub);
-		void *leaf = ops->parse_leaf(sub);
+		void *leaf = ops->parse_leaf(sub, ctx);
 		if (leaf) {
 			p = tpg_xcalloc(1, sizeof(*p));
 			p->type = P_LEAF;
@@ -108,13 +108,14 @@ static tpg_pred *parse_item(tpg_fields *f, const tpg_yaml_node *node, const char
 	return p;
 }
 
-int tpg_pred_parse(tpg_fields *f, const char *key, const tpg_pred_ops *ops, tpg_pred **out)
+int tpg_pred_parse(tpg_fields *f, const char *key, const tpg_pred_ops *ops, void *ctx,
+                   tpg_pred **out)
 {
 	const tpg_yaml_node *node = tpg_fields_take(f, key);
 	*out = NULL;
 	if (!node || tpg_yaml_is_null(node))
 		return 0;
-	*out = parse_list(f, node, key, ops, P_ALL);
+	*out = parse_list(f, node, key, ops, ctx, P_ALL);
 	return *out ? 1 : -1;
 }
 

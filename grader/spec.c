@@ -508,6 +508,10 @@ int tpg_spec_load_buffer(const char *name, const char *data, size_t len,
 	else
 		top = tpg_fields_new(&ctx, root, "");
 	if (top) {
+		/* Keys starting with "x-" hold anchors for reuse (as in compose files). */
+		for (size_t i = 0; i < root->n; i++)
+			if (!strncmp(root->items[2 * i]->value, "x-", 2))
+				tpg_fields_take(top, root->items[2 * i]->value);
 		/* vars first: everything else may use them. */
 		load_vars(&ld, top);
 		if (tpg_fields_str(top, "tp", true, &spec->tp) > 0 && !id_valid(spec->tp, true))

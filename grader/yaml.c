@@ -214,16 +214,17 @@ static void finish_map(builder *b, tpg_yaml_node *m)
 				        "the merge key '<<' takes a mapping or a list of mappings");
 				continue;
 			}
-			for (size_t j = 0; j + 1 < src->n; j += 2) {
+			/* src is finished already: its n counts pairs. */
+			for (size_t j = 0; j < src->n; j++) {
 				if (map_has_key(&(tpg_yaml_node){ .items = out, .n = nout }, nout,
-				                src->items[j]->value))
+				                src->items[2 * j]->value))
 					continue;
 				if (nout + 2 > capout) {
 					capout *= 2;
 					out = tpg_xreallocarray(out, capout, sizeof(*out));
 				}
-				out[nout++] = src->items[j];
-				out[nout++] = src->items[j + 1];
+				out[nout++] = src->items[2 * j];
+				out[nout++] = src->items[2 * j + 1];
 			}
 		}
 	}

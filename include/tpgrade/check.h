@@ -118,6 +118,9 @@ int tpg_fields_l10n(tpg_fields *f, const char *key, tpg_l10n *out);
 
 /* The raw node of `key` (marked known), NULL when absent. */
 const tpg_yaml_node *tpg_fields_take(tpg_fields *f, const char *key);
+/* The i-th key of the mapping (NULL past the end), for mappings whose keys
+ * are data (names of build args, variables). Does not mark it known. */
+const tpg_yaml_node *tpg_fields_key_at(tpg_fields *f, size_t i);
 /* True when `key` is present (does not mark it known). */
 bool tpg_fields_has(tpg_fields *f, const char *key);
 /*

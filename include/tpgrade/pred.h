@@ -23,7 +23,7 @@ typedef struct tpg_pred_ops {
 	/* Parses the leaf keys of `f` (a mapping item). Returns a leaf (owned by
 	 * the predicate), or NULL: after reporting, or silently when the item
 	 * has none of the kind's keys (the caller then reports that). */
-	void *(*parse_leaf)(tpg_fields *f);
+	void *(*parse_leaf)(tpg_fields *f, void *ctx);
 	/* 1 holds, 0 does not, <0 could not be evaluated (an environment
 	 * error: the check becomes an `error`). Writes one sentence to `why`. */
 	int (*eval_leaf)(const void *leaf, void *subject, tpg_buf *why);
@@ -32,7 +32,9 @@ typedef struct tpg_pred_ops {
 } tpg_pred_ops;
 
 /* Parses `key` of f: a list of items, or one item. 1/0/-1 as tpg_fields_*. */
-int tpg_pred_parse(tpg_fields *f, const char *key, const tpg_pred_ops *ops, tpg_pred **out);
+/* `ctx` is handed to parse_leaf (the kind's check-level settings). */
+int tpg_pred_parse(tpg_fields *f, const char *key, const tpg_pred_ops *ops, void *ctx,
+                   tpg_pred **out);
 /* Evaluates; `why` gets the explanation (the custom message in `lang`
  * when the failing item has one). Same return values as eval_leaf. */
 int tpg_pred_eval(const tpg_pred *p, const tpg_pred_ops *ops, void *subject, const char *lang,
