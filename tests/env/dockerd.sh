@@ -128,7 +128,11 @@ cmd_ensure() {
         rm -f "$DOCKER_PIDFILE"
     fi
     local others=
-    [ "$DOCKER_SOCK" = /var/run/docker.sock ] && others=$(pgrep -x dockerd 2>/dev/null | tr '\n' ' ')
+    if [ "$DOCKER_SOCK" = /var/run/docker.sock ]; then
+        for pid in $(pgrep -x dockerd 2>/dev/null); do
+            pid_is "$pid" dockerd && others="$others$pid "   # zombies do not count
+        done
+    fi
     if [ -n "$others" ]; then
         env_log "dockerd process(es) $others run without answering on $DOCKER_SOCK (other socket or pidfile?); refusing to start another on the same data root"
         return 1
@@ -149,7 +153,15 @@ cmd_ensure() {
     # setsid: its own session, so that neither the timeout of a test runner
     # nor a Ctrl-C in the terminal kills it. Word splitting of ARGS wanted.
     # shellcheck disable=SC2086
-    setsid "$bin" ${TPG_DOCKERD_ARGS:-} >>"$LOG" 2>&1 </dev/null &
+    # Other inherited descriptors are closed: a daemon holding the pipe of a
+    # CI harness open would keep it waiting for EOF after the tests end.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec setsid "$bin" ${TPG_DOCKERD_ARGS:-} >>"$LOG" 2>&1 </dev/null
+    ) &
     pid=$!
     echo "$pid" >"$OUR_PIDFILE"
     env_log "started $bin (pid $pid), log $LOG; waiting up to ${TIMEOUT}s for $DOCKER_SOCK"

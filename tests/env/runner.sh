@@ -79,7 +79,7 @@ run_test() {
             return 0 ;;
         77)
             local why
-            why=$(grep -a '^SKIP:' "$log" | tail -n 1 | sed 's/^SKIP: *//')
+            why=$(grep -ai '^skip:' "$log" | tail -n 1 | sed 's/^[Ss][Kk][Ii][Pp]: *//')
             if [ "$kind" = docker ] && runner_is_ci; then
                 N_FAIL=$((N_FAIL + 1)); FAILED_NAMES+=("$id")
                 runner_line FAIL "$id" "(skipped, but CI=true requires docker tests to run: ${why:-no reason}; $dur)"
