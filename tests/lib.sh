@@ -104,14 +104,15 @@ assert_file_contains() {
 # run CMD [ARGS...]: runs without tripping set -e; sets STATUS, OUT (stdout),
 # ERR (stderr) and prints both to the test log.
 run() {
-    local o e
+    local o e had_e=
+    case $- in *e*) had_e=1 ;; esac
     o=$(mktemp "$TEST_TMP/out.XXXXXX")
     e=$(mktemp "$TEST_TMP/err.XXXXXX")
     printf '$ %s\n' "$*" >&2
     set +e
     "$@" >"$o" 2>"$e" </dev/null
     STATUS=$?
-    set -e
+    [ -z "$had_e" ] || set -e
     OUT=$(cat "$o")
     ERR=$(cat "$e")
     rm -f "$o" "$e"
