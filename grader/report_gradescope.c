@@ -114,10 +114,15 @@ json_t *tpg_report_to_gradescope(const tpg_report *r)
 	if (r->commit)
 		tpg_buf_printf(&summary, "Commit: %s\n", r->commit);
 	tpg_buf_printf(&summary, "Score: %s\n", score);
-	tpg_buf_printf(&summary, fr ? "%zu réussie(s), %zu à corriger, %zu erreur(s), "
-	                              "%zu non vérifiée(s)\n"
-	                            : "%zu passed, %zu failed, %zu errors, %zu skipped\n",
-	               all.passed, all.failed, all.errors, all.skipped);
+	if (fr)
+		tpg_buf_printf(&summary, "%zu réussie%s, %zu à corriger, %zu erreur%s, "
+		               "%zu non vérifiée%s\n", all.passed, all.passed > 1 ? "s" : "",
+		               all.failed, all.errors, all.errors > 1 ? "s" : "", all.skipped,
+		               all.skipped > 1 ? "s" : "");
+	else
+		tpg_buf_printf(&summary, "%zu passed, %zu failed, %zu error%s, %zu skipped\n",
+		               all.passed, all.failed, all.errors, all.errors > 1 ? "s" : "",
+		               all.skipped);
 	if (all.errors)
 		tpg_buf_puts(&summary, fr ? "Des vérifications n'ont pas pu être faites à cause "
 		                            "de l'environnement de correction : ce n'est pas "

@@ -166,6 +166,9 @@ static void put_para(term *t, const char *text, int col, int indent)
 				int ww = text_width(p + ws, we - ws);
 				if (!fresh && col + 1 + ww > width)
 					newline_indent(t, indent, &col);
+				else if (fresh && col > indent && col + ww > width &&
+				         ww <= width - indent)
+					newline_indent(t, indent, &col);   /* fits on the next line */
 				else if (!fresh) {
 					tpg_buf_putc(&t->b, ' ');
 					col++;
