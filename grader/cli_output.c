@@ -89,7 +89,7 @@ int tpg_cli_write_outputs(const tpg_cli_outputs *o, const tpg_report *report)
 		if (!outs[i].path)
 			continue;
 		if (tpg_write_atomic(outs[i].path, outs[i].fn, (void *)report, &err) < 0) {
-			fprintf(stderr, "tpgrade: cannot write the %s: %s\n", outs[i].what, err.msg);
+			fprintf(stderr, "tpgrade: %s\n", err.msg);
 			rc = TPG_EXIT_ENV;
 		}
 	}
