@@ -97,16 +97,40 @@ static bool has(const char *msg, const char *needle)
  * libgit2 1.5 reports most network failures as GIT_ERROR with a class and
  * a message, so the message decides (docs/git.md lists what we saw).
  */
+/* Server text (remote errors) may hold anything: one printable line. */
+static char *one_line(const char *m)
+{
+	char *flat = tpg_xstrdup(m);
+	for (char *p = flat; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	size_t n = strlen(flat);
+	while (n > 0 && flat[n - 1] == ' ')
+		flat[--n] = '\0';
+	char *out = tpg_git_printable(flat, 600);
+	free(flat);
+	return out;
+}
+
 int tpg_git_error_from_libgit2(int rc, const char *what, tpg_git_failure *why, tpg_err *err)
 {
 	const git_error *e = git_error_last();
-	const char *m = e && e->message ? e->message : "unknown libgit2 error";
+	char *m = one_line(e && e->message ? e->message : "unknown libgit2 error");
 	int klass = e ? e->klass : GIT_ERROR_NONE;
-	int code;
+	int code, ret;
 	tpg_git_failure w;
 
+	if (has(m, "hostkey") || has(m, "host key")) {
+		ret = tpg_err_set(err, TPG_EUNAVAIL, "%s: the ssh host key is unknown or has "
+			"changed (%s); add the host to ~/.ssh/known_hosts, e.g. with ssh-keyscan, "
+			"after checking its fingerprint", what, m);
+		if (why)
+			*why = TPG_GIT_FAIL_UNREACHABLE;
+		free(m);
+		return ret;
+	}
 	if (rc == GIT_EAUTH || has(m, "status code: 401") || has(m, "status code: 403") ||
-	    has(m, "authentication") || has(m, "credentials")) {
+	    has(m, "authenticat") || has(m, "credentials") || has(m, "permission denied (publickey")) {
 		code = TPG_EAUTH;
 		w = TPG_GIT_FAIL_AUTH;
 	} else if (rc == GIT_ECERTIFICATE || has(m, "certificate")) {
@@ -118,6 +142,7 @@ int tpg_git_error_from_libgit2(int rc, const char *what, tpg_git_failure *why, t
 	} else if (has(m, "status code: 404") || has(m, "not exported") ||
 		   has(m, "not found") || has(m, "does not exist") ||
 		   has(m, "could not find repository") || has(m, "not a git repository") ||
+		   has(m, "does not appear to be a git repository") ||
 		   has(m, "failed to resolve path") || has(m, "no such file") ||
 		   (rc == GIT_ENOTFOUND && klass != GIT_ERROR_NET)) {
 		code = TPG_ENOTFOUND;
@@ -143,6 +168,9 @@ int tpg_git_error_from_libgit2(int rc, const char *what, tpg_git_failure *why, t
 	if (why)
 		*why = w;
 	if (code == TPG_ENOTFOUND)
-		return tpg_err_set(err, code, "%s: repository not found (%s)", what, m);
-	return tpg_err_set(err, code, "%s: %s", what, m);
+		ret = tpg_err_set(err, code, "%s: repository not found (%s)", what, m);
+	else
+		ret = tpg_err_set(err, code, "%s: %s", what, m);
+	free(m);
+	return ret;
 }

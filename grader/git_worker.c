@@ -226,7 +226,8 @@ static int sshkey(worker *w, git_credential **out, const char *user)
 		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
 			"ssh authentication refused by %s for user '%s' (keys of the ssh agent)",
 			display, user);
-	if (!getenv("SSH_AUTH_SOCK"))
+	const char *sock = getenv("SSH_AUTH_SOCK");
+	if (!sock || !sock[0])
 		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
 			"%s needs an ssh key: give one (ssh key option) or start an ssh agent "
 			"(SSH_AUTH_SOCK is not set)", display);

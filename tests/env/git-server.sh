@@ -9,6 +9,14 @@
 #   TPG_GIT_SERVER_URLS='git://127.0.0.1:P http://127.0.0.1:Q'
 #   TPG_GIT_SERVER_USER=student
 #   TPG_GIT_SERVER_TOKEN_FILE=DIR/token     (the token itself is never printed)
+#   TPG_GIT_SERVER_REPOS=DIR/repos
+# and, when sshd is installed (Debian package openssh-server), an sshd on
+# 127.0.0.1 that accepts one key for the current user:
+#   TPG_GIT_SSH_URL='ssh://USER@127.0.0.1:R'   (append DIR/repos/hello.git)
+#   TPG_GIT_SSH_KEY=DIR/ssh/client_ed25519      (authorized)
+#   TPG_GIT_SSH_BADKEY=DIR/ssh/other_ed25519    (not authorized)
+#   TPG_GIT_SSH_HOME=DIR/ssh/home               (a HOME whose .ssh/known_hosts
+#                                                has the server's host key)
 # `env` prints the same for running servers; `stop` kills what start started
 # (by the pids it recorded, after checking they are still ours).
 #
@@ -63,6 +71,85 @@ print_env() {
     echo "TPG_GIT_SERVER_URLS='git://127.0.0.1:$gp http://127.0.0.1:$hp'"
     echo "TPG_GIT_SERVER_USER=student"
     echo "TPG_GIT_SERVER_TOKEN_FILE='$DIR/token'"
+    echo "TPG_GIT_SERVER_REPOS='$DIR/repos'"
+    if [ -s "$DIR/sshd.port" ]; then
+        echo "TPG_GIT_SSH_URL='ssh://$(id -un)@127.0.0.1:$(cat "$DIR/sshd.port")'"
+        echo "TPG_GIT_SSH_KEY='$DIR/ssh/client_ed25519'"
+        echo "TPG_GIT_SSH_BADKEY='$DIR/ssh/other_ed25519'"
+        echo "TPG_GIT_SSH_HOME='$DIR/ssh/home'"
+    fi
+}
+
+sshd_path() {
+    local p
+    for p in /usr/sbin/sshd /usr/local/sbin/sshd "$(command -v sshd 2>/dev/null)"; do
+        [ -n "$p" ] && [ -x "$p" ] && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# Is something speaking SSH on 127.0.0.1:PORT?
+ssh_banner() {
+    python3 - "$1" 2>/dev/null <<'PY'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2)
+c.settimeout(2)
+sys.exit(0 if c.recv(64).startswith(b"SSH-") else 1)
+PY
+}
+
+# sshd on a free port with its own host key and one authorized client key;
+# nothing of the system's ssh configuration is used.
+start_sshd() {
+    local sshd port i try pid s=$DIR/ssh
+    sshd=$(sshd_path) || { log "no sshd (install openssh-server): ssh tests will skip"; return 0; }
+    command -v ssh-keygen >/dev/null || { log "no ssh-keygen: ssh tests will skip"; return 0; }
+    rm -rf "$s"
+    mkdir -p "$s"
+    chmod 700 "$s"
+    ssh-keygen -q -t ed25519 -N '' -f "$s/host_ed25519"
+    ssh-keygen -q -t ed25519 -N '' -C tpg-client -f "$s/client_ed25519"
+    ssh-keygen -q -t ed25519 -N '' -C tpg-other -f "$s/other_ed25519"
+    cp "$s/client_ed25519.pub" "$s/authorized_keys"
+    # Privilege separation needs it when sshd starts as root.
+    if [ "$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
+    for try in 1 2 3 4 5; do
+        port=$(free_port)
+        cat > "$s/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $s/host_ed25519
+AuthorizedKeysFile $s/authorized_keys
+PidFile $DIR/sshd.pid
+StrictModes no
+UsePAM no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowTcpForwarding no
+X11Forwarding no
+PrintMotd no
+CONF
+        rm -f "$DIR/sshd.pid"
+        "$sshd" -D -f "$s/sshd_config" -E "$DIR/sshd.log" </dev/null >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+            if ssh_banner "$port"; then
+                echo "$pid" > "$DIR/sshd.pid"
+                echo "$port" > "$DIR/sshd.port"
+                mkdir -p "$s/home/.ssh"
+                echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$s/host_ed25519.pub")" \
+                    > "$s/home/.ssh/known_hosts"
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$pid" 2>/dev/null || true
+        log "sshd did not start on port $port (try $try)"
+    done
+    log "cannot start sshd (log: $DIR/sshd.log): ssh tests will skip"
 }
 
 # commit DATE MESSAGE: in the current work tree, README = MESSAGE.
@@ -170,6 +257,7 @@ start)
     (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > "$DIR/token")
     start_daemon
     start_http
+    start_sshd
     print_env
     ;;
 env)
@@ -180,7 +268,8 @@ stop)
     [ -d "$DIR" ] || exit 0
     stop_pidfile "$DIR/git-daemon.pid" git-daemon
     stop_pidfile "$DIR/http.pid" python3
-    rm -f "$DIR/git-daemon.port" "$DIR/http.port"
+    stop_pidfile "$DIR/sshd.pid" sshd
+    rm -f "$DIR/git-daemon.port" "$DIR/http.port" "$DIR/sshd.port"
     ;;
 *)
     die "usage: $0 start|stop|env DIR"

@@ -4,6 +4,10 @@
  *   TPG_GIT_SERVER_URLS        "git://127.0.0.1:P http://127.0.0.1:Q"
  *   TPG_GIT_SERVER_USER        student
  *   TPG_GIT_SERVER_TOKEN_FILE  file holding the token
+ * and, for the ssh cases (skipped without them), TPG_GIT_SSH_URL,
+ * TPG_GIT_SERVER_REPOS, TPG_GIT_SSH_KEY, TPG_GIT_SSH_BADKEY, TPG_GIT_SSH_HOME
+ * (all from tests/env/git-server.sh) and TPG_GIT_SSH_AGENT=1 when
+ * SSH_AUTH_SOCK is an agent holding TPG_GIT_SSH_KEY.
  * Every message, note and URL the module returns is printed (prefixed
  * "msg: ") so that the e2e script can grep the whole output for the token. */
 #include <setjmp.h>
@@ -338,6 +342,102 @@ static void test_http_errors(void **state)
 	free(slow);
 }
 
+/* ssh: only when git-server.sh could start sshd. HOME points to a folder
+ * whose .ssh/known_hosts has the server's key (libgit2 checks it). */
+typedef struct ssh_env {
+	const char *base;     /* ssh://user@127.0.0.1:R */
+	const char *repos;
+	const char *key;
+	const char *badkey;
+	char *old_home;
+	char *old_sock;
+} ssh_env;
+
+static bool ssh_begin(ssh_env *e)
+{
+	e->base = getenv("TPG_GIT_SSH_URL");
+	e->repos = getenv("TPG_GIT_SERVER_REPOS");
+	e->key = getenv("TPG_GIT_SSH_KEY");
+	e->badkey = getenv("TPG_GIT_SSH_BADKEY");
+	const char *home = getenv("TPG_GIT_SSH_HOME");
+	if (!e->base || !e->repos || !e->key || !e->badkey || !home) {
+		print_message("no sshd (install openssh-server): ssh cases skipped\n");
+		return false;
+	}
+	e->old_home = tpg_xstrdup(getenv("HOME"));
+	e->old_sock = tpg_xstrdup(getenv("SSH_AUTH_SOCK"));
+	setenv("HOME", home, 1);
+	return true;
+}
+
+static void ssh_end(ssh_env *e)
+{
+	if (e->old_home)
+		setenv("HOME", e->old_home, 1);
+	else
+		unsetenv("HOME");
+	if (e->old_sock)
+		setenv("SSH_AUTH_SOCK", e->old_sock, 1);
+	else
+		unsetenv("SSH_AUTH_SOCK");
+	free(e->old_home);
+	free(e->old_sock);
+}
+
+static void test_ssh_key(void **state)
+{
+	rfx *f = *state;
+	ssh_env e = { 0 };
+	if (!ssh_begin(&e))
+		skip();
+	char *url = tpg_xasprintf("%s%s/hello.git", e.base, e.repos);
+	char *nope = tpg_xasprintf("%s%s/nope.git", e.base, e.repos);
+	tpg_git_opts o = { .url = url, .netrc = "", .ssh_key = e.key, .timeout_ms = 30000,
+		.deadline = "2026-12-06T00:00:00+01:00" };
+
+	tpg_git_checkout *co = ok(f, &o);
+	expect_readme(co, "c2");
+	assert_null(strstr(co->display_url, "@"));   /* no user in what we show */
+	tpg_git_checkout_free(co);
+
+	o.deadline = NULL;
+	o.ssh_key = e.badkey;
+	expect(f, &o, TPG_EAUTH, TPG_GIT_FAIL_AUTH, "refused");
+	o.ssh_key = "/nonexistent/key";
+	expect(f, &o, TPG_EAUTH, TPG_GIT_FAIL_AUTH, "cannot read the ssh key");
+	o.ssh_key = NULL;
+	unsetenv("SSH_AUTH_SOCK");
+	expect(f, &o, TPG_EAUTH, TPG_GIT_FAIL_AUTH, "needs an ssh key");
+	o.ssh_key = e.key;
+	o.url = nope;
+	expect(f, &o, TPG_ENOTFOUND, TPG_GIT_FAIL_NOT_FOUND, "not found");
+
+	/* A HOME without the host in known_hosts: refused, whatever the key. */
+	setenv("HOME", f->tmp, 1);
+	o.url = url;
+	expect(f, &o, TPG_EUNAVAIL, TPG_GIT_FAIL_UNREACHABLE, "known_hosts");
+	ssh_end(&e);
+	free(url);
+	free(nope);
+}
+
+static void test_ssh_agent(void **state)
+{
+	rfx *f = *state;
+	ssh_env e = { 0 };
+	if (!getenv("TPG_GIT_SSH_AGENT") || !ssh_begin(&e)) {
+		print_message("no ssh agent holding the test key: skipped\n");
+		skip();
+	}
+	char *url = tpg_xasprintf("%s%s/hello.git", e.base, e.repos);
+	tpg_git_opts o = { .url = url, .netrc = "", .timeout_ms = 30000 };
+	tpg_git_checkout *co = ok(f, &o);
+	expect_readme(co, "c3");
+	tpg_git_checkout_free(co);
+	ssh_end(&e);
+	free(url);
+}
+
 /* Last: nothing the module said holds the token. */
 static void test_token_never_shown(void **state)
 {
@@ -356,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_http_auth_refused),
 		cmocka_unit_test(test_http_userinfo_and_netrc),
 		cmocka_unit_test(test_http_errors),
+		cmocka_unit_test(test_ssh_key),
+		cmocka_unit_test(test_ssh_agent),
 		cmocka_unit_test(test_token_never_shown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
