@@ -278,7 +278,9 @@ char *tpg_registry_link_next(const char *link)
 				return NULL;
 			if (nlen == 3 && strncasecmp(name, "rel", 3) == 0) {
 				/* rel is a space-separated list of relation types */
-				for (char *tok = strtok(v, " "); tok; tok = strtok(NULL, " "))
+				char *save = NULL;
+				for (char *tok = strtok_r(v, " ", &save); tok;
+				     tok = strtok_r(NULL, " ", &save))
 					if (strcasecmp(tok, "next") == 0)
 						next = true;
 			}
