@@ -70,7 +70,7 @@ size_t tpg_sanitize_truncate(const char *s, size_t len, size_t max);
  * start inside a UTF-8 sequence. */
 size_t tpg_sanitize_tail(const char *s, size_t len, size_t max);
 
-/* "512 bytes", "3.4 KiB", "9.5 MiB". Static-free: writes into buf. */
+/* Writes "512 bytes", "3.4 KiB", "9.5 MiB" into buf. */
 void tpg_sanitize_human_size(size_t bytes, char *buf, size_t n);
 
 /*
