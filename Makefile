@@ -59,7 +59,7 @@ ifneq ($(strip $(MISSING)),)
 	@exit 1
 endif
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/tpgrade/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/tpgrade/*.h) $(wildcard grader/*.h) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -202,15 +202,14 @@ static void fill_report_check(tpg_run *run, size_t idx, tpg_report_check *rc)
 	res->file = NULL;
 	rc->line = res->line;
 	if (res->output.len || res->output.truncated) {
-		if (res->output.truncated) {
-			tpg_buf out = TPG_BUF_INIT;
+		tpg_buf out = TPG_BUF_INIT;
+		if (res->output.truncated)
 			tpg_buf_printf(&out, "[... %zu earlier bytes not kept ...]\n", res->output.dropped);
-			tpg_buf_puts(&out, tpg_buf_cstr(&res->output));
-			rc->output = tpg_buf_detach(&out);
-			tpg_buf_free(&res->output);
-		} else {
-			rc->output = tpg_buf_detach(&res->output);
-		}
+		/* Container output may hold NULs: keep its true length. */
+		tpg_buf_cstr(&res->output);
+		tpg_buf_append(&out, res->output.data, res->output.len);
+		rc->output_len = out.len;
+		rc->output = tpg_buf_detach(&out);
 	}
 	tpg_buf_free(&res->output);
 	rc->seconds = run->seconds[idx];
