@@ -375,6 +375,61 @@ static int try_ref(worker *w, git_repository *repo, const char *name, git_commit
 	return 1;
 }
 
+/*
+ * The remote HEAD names a branch that was never pushed (a server created
+ * the repository with "master", the student pushed "main"): with a single
+ * branch there is no doubt about what to grade.
+ */
+static int unborn_head(worker *w, git_repository *repo, git_commit **tip, char **refname)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref, *only = NULL, *head = NULL;
+	const char *prefix = "refs/remotes/origin/";
+	int n = 0, rc;
+
+	if (git_reference_iterator_glob_new(&it, repo, "refs/remotes/origin/*") == 0) {
+		while (git_reference_next(&ref, it) == 0) {
+			if (strcmp(git_reference_name(ref) + strlen(prefix), "HEAD") == 0 || n++) {
+				git_reference_free(ref);
+				continue;
+			}
+			only = ref;
+		}
+		git_reference_iterator_free(it);
+	}
+	char *target = tpg_xstrdup("?");
+	if (git_reference_lookup(&head, repo, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+		const char *t = git_reference_symbolic_target(head);
+		free(target);
+		target = tpg_git_printable(strncmp(t, "refs/heads/", 11) == 0 ? t + 11 : t, 100);
+	}
+	git_reference_free(head);
+	if (n != 1) {
+		git_reference_free(only);
+		char *what = tpg_xasprintf("commit on its default branch (HEAD: %s)", target);
+		rc = missing_ref(w, repo, what);
+		free(what);
+		free(target);
+		return rc;
+	}
+	git_object *obj = NULL;
+	rc = git_reference_peel(&obj, only, GIT_OBJECT_COMMIT);
+	if (rc == 0) {
+		*tip = (git_commit *)obj;
+		*refname = tpg_xstrdup(git_reference_name(only) + strlen(prefix));
+		char *shown = tpg_git_printable(*refname, 100);
+		recordf(w, 'N', "the default branch (%s) has no commit: graded the only branch, %s",
+			target, shown);
+		free(shown);
+	} else {
+		fail_git(w, rc, "cannot read the only branch");
+	}
+	git_reference_free(only);
+	free(target);
+	return rc < 0 ? w->code : 0;
+}
+
 static int resolve(worker *w, git_repository *repo, git_commit **tip, char **refname)
 {
 	const char *want = w->job->opts->ref;
@@ -386,7 +441,7 @@ static int resolve(worker *w, git_repository *repo, git_commit **tip, char **ref
 		git_reference *head = NULL;
 		rc = git_repository_head(&head, repo);
 		if (rc == GIT_EUNBORNBRANCH || rc == GIT_ENOTFOUND)
-			return missing_ref(w, repo, "commit on its default branch (HEAD)");
+			return unborn_head(w, repo, tip, refname);
 		if (rc < 0)
 			return fail_git(w, rc, "cannot read HEAD");
 		*refname = tpg_xstrdup(git_reference_shorthand(head));
@@ -496,6 +551,8 @@ typedef struct tree_scan {
 	long files;
 	tpg_strv gitlinks;
 	bool gitmodules;
+	bool has_attributes;
+	git_oid attributes;    /* the root .gitattributes */
 } tree_scan;
 
 static int on_tree_entry(const char *root, const git_tree_entry *e, void *payload)
@@ -511,6 +568,11 @@ static int on_tree_entry(const char *root, const git_tree_entry *e, void *payloa
 	}
 	if (!root[0] && strcmp(git_tree_entry_name(e), ".gitmodules") == 0)
 		s->gitmodules = true;
+	if (!root[0] && strcmp(git_tree_entry_name(e), ".gitattributes") == 0 &&
+	    git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+		s->has_attributes = true;
+		git_oid_cpy(&s->attributes, git_tree_entry_id(e));
+	}
 	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
 		return 0;
 	size_t len = 0;
@@ -532,6 +594,21 @@ static int on_tree_entry(const char *root, const git_tree_entry *e, void *payloa
 	if ((s->files & 4095) == 0 && check_stop(s->w) < 0)
 		return -1;
 	return 0;
+}
+
+/* Git LFS files come out as small pointer files: graders should know. */
+static void note_lfs(worker *w, git_repository *repo, const tree_scan *s)
+{
+	git_blob *blob = NULL;
+
+	if (!s->has_attributes || git_blob_lookup(&blob, repo, &s->attributes) < 0)
+		return;
+	git_object_size_t size = git_blob_rawsize(blob);
+	if (size < 1024 * 1024 && memmem(git_blob_rawcontent(blob), (size_t)size,
+		"filter=lfs", 10))
+		record(w, 'N', "the repository uses Git LFS: LFS files are checked out as "
+			"pointer files, their contents were not fetched");
+	git_blob_free(blob);
 }
 
 static int scan_tree(worker *w, git_repository *repo, git_commit *commit, bool *submodules)
@@ -571,6 +648,7 @@ static int scan_tree(worker *w, git_repository *repo, git_commit *commit, bool *
 		tpg_buf_free(&b);
 	}
 	tpg_strv_free(&s.gitlinks);
+	note_lfs(w, repo, &s);
 	return 0;
 }
 

@@ -185,12 +185,19 @@ static void make_history(gfx *f, const char *name)
 
 static int group_setup(void **state)
 {
+	if (system("git --version >/dev/null 2>&1") != 0) {
+		printf("SKIP: the git command is needed to build test repositories\n");
+		exit(77);
+	}
 	gfx *f = tpg_xcalloc(1, sizeof(*f));
 	const char *tmp = getenv("TMPDIR");
 	char *tmpl = tpg_xasprintf("%s/tpg-test-git-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
 	if (!mkdtemp(tmpl))
 		return -1;
 	f->base = tmpl;
+	/* Hermetic: neither the git CLI nor libgit2 reads the user's config. */
+	setenv("HOME", f->base, 1);
+	setenv("XDG_CONFIG_HOME", f->base, 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
 	setenv("GIT_AUTHOR_NAME", "Student", 1);
@@ -843,6 +850,49 @@ static void test_submodules_note(void **state)
 	free(url);
 }
 
+static void test_default_branch_missing(void **state)
+{
+	gfx *f = *state;
+	/* A server-side repository whose HEAD says master; only main pushed. */
+	sh(f, "git init -q --bare -b master hm.git && git -C hist push -q ../hm.git main");
+	char *url = path_in(f, "hm.git");
+	char *head = capture(f, "git -C hist rev-parse main");
+	tpg_git_opts o = { .url = url, .netrc = "" };
+	fetched r = fetch_ok(&o);
+	assert_string_equal(r.co->ref, "main");
+	assert_string_equal(r.co->commit, head);
+	assert_true(notes_have(r.co, "default branch (master) has no commit"));
+	tpg_git_checkout_free(r.co);
+	/* Two branches: which one is a guess, so no. */
+	sh(f, "git -C hist push -q ../hm.git feature");
+	expect_fail(&o, TPG_ENOTFOUND, TPG_GIT_FAIL_NO_REF, "HEAD: master");
+	o.ref = "feature";
+	r = fetch_ok(&o);
+	tpg_git_checkout_free(r.co);
+	free(head);
+	free(url);
+}
+
+static void test_lfs_note(void **state)
+{
+	gfx *f = *state;
+	sh(f, "git init -q -b main lfs && cd lfs && "
+		"echo '*.bin filter=lfs diff=lfs merge=lfs -text' > .gitattributes && "
+		"printf 'version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n' > a.bin && "
+		"git add -A && git commit -q -m lfs");
+	char *url = path_in(f, "lfs");
+	tpg_git_opts o = { .url = url, .netrc = "" };
+	fetched r = fetch_ok(&o);
+	assert_true(notes_have(r.co, "Git LFS"));
+	assert_true(exists_in(r.co->workdir, "a.bin"));
+	tpg_git_checkout_free(r.co);
+	o.url = f->hist;
+	r = fetch_ok(&o);
+	assert_false(notes_have(r.co, "LFS"));
+	tpg_git_checkout_free(r.co);
+	free(url);
+}
+
 static void test_uncommitted_note(void **state)
 {
 	gfx *f = *state;
@@ -1060,6 +1110,8 @@ int main(void)
 		cmocka_unit_test(test_empty_and_missing),
 		cmocka_unit_test(test_symlinks_and_names),
 		cmocka_unit_test(test_submodules_note),
+		cmocka_unit_test(test_default_branch_missing),
+		cmocka_unit_test(test_lfs_note),
 		cmocka_unit_test(test_uncommitted_note),
 		cmocka_unit_test(test_size_caps),
 		cmocka_unit_test(test_timeout_silent_server),
