@@ -21,10 +21,15 @@
  * Secrets (token, passwords, passphrase, userinfo of the URL, the .netrc
  * password) never appear in a message, a note or a URL this module returns.
  *
- * Threads: tpg_git_global_init once per process before anything else here
- * (the CLI does it in main). Class runs grade students in separate
- * processes; this module is not meant to be used from several threads at
- * once (it forks, and libgit2's global options are process-wide).
+ * Threads: call tpg_git_global_init once per process, in main, before
+ * anything else here (every entry point also takes its own libgit2
+ * reference, so forgetting it costs only speed). Class runs grade students
+ * in separate processes; call tpg_git_fetch from a process with a single
+ * thread: it forks, and a child of a multi-threaded process may deadlock on
+ * a lock another thread held (the timeout would still kill it). libgit2's
+ * options are process-wide.
+ *
+ * docs/git.md: URL forms, credentials, deadline semantics, errors, removal.
  */
 #ifndef TPGRADE_GIT_H
 #define TPGRADE_GIT_H
