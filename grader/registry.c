@@ -70,6 +70,14 @@ int tpg_registry_open(const tpg_registry_opts *opts, tpg_registry **out, tpg_err
 	reg->page_size = opts->page_size ? opts->page_size : DEFAULT_PAGE_SIZE;
 	reg->max_manifest = opts->max_manifest ? opts->max_manifest : DEFAULT_MANIFEST_MAX;
 	reg->user_agent = tpg_xstrdup("tpgrade/" TPGRADE_VERSION);
+	{
+		/* Setting CURLOPT_NOPROXY replaces no_proxy: keep its hosts. */
+		const char *np = opts->no_env ? NULL : getenv("no_proxy");
+		if (!opts->no_env && (!np || !*np))
+			np = getenv("NO_PROXY");
+		reg->noproxy = tpg_xasprintf("%s%slocalhost,127.0.0.0/8,::1", np && *np ? np : "",
+					     np && *np ? "," : "");
+	}
 	reg->curl = curl_easy_init();
 	if (!reg->curl) {
 		tpg_registry_close(reg);
@@ -104,6 +112,7 @@ void tpg_registry_close(tpg_registry *reg)
 	free(reg->docker_config_dir);
 	tpg_cred_wipe_free(reg->docker_auth_config);
 	free(reg->user_agent);
+	free(reg->noproxy);
 	free(reg);
 }
 

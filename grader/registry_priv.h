@@ -39,6 +39,7 @@ struct tpg_registry {
 	long timeout_ms;
 	size_t page_size, max_manifest;
 	char *user_agent;
+	char *noproxy;         /* CURLOPT_NOPROXY: loopback never via a proxy */
 	CURL *curl;
 
 	int auth_kind;

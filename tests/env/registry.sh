@@ -50,7 +50,7 @@ random_secret() {
 wait_http() { # URL PIDFILE LOG: until the URL answers anything HTTP
 	i=0
 	while [ $i -lt 200 ]; do
-		code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true)
+		code=$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true)
 		case $code in 2??|4??) return 0 ;; esac
 		if ! kill -0 "$(cat "$2")" 2>/dev/null; then
 			echo "registry.sh: process died; last log lines:" >&2
