@@ -465,6 +465,31 @@ static const char *flag_value(const tpg_df_instr *in, const char *name, bool *pr
 	return NULL;
 }
 
+/* Where a missing instruction is instead, so students see why it does not
+ * count: another stage, or under ONBUILD. */
+static void explain_elsewhere(const subject *s, size_t idx, const char *cmd, tpg_buf *why)
+{
+	for (size_t i = 0; i < s->df->ninstrs; i++) {
+		const tpg_df_instr *in = &s->df->instrs[i];
+		bool in_stage = i >= s->stages[idx].first && i <= s->stages[idx].last;
+		if (in->inner && !strcmp(in->inner->cmd, cmd)) {
+			tpg_buf_printf(why, " (the one at line %d is under ONBUILD: it only runs in images "
+			               "built FROM this one)", in->start_line);
+			return;
+		}
+		if (!in_stage && !strcmp(in->cmd, cmd)) {
+			for (size_t k = 0; k < s->nstages; k++) {
+				if (i < s->stages[k].first || i > s->stages[k].last)
+					continue;
+				tpg_buf_printf(why, " (the one at line %d is in ", in->start_line);
+				stage_label(s, k, why);
+				tpg_buf_puts(why, ", which does not carry over to the final image)");
+				return;
+			}
+		}
+	}
+}
+
 /* Evaluates a single-instruction condition on one stage. */
 static int eval_on_instr(const leaf *l, subject *s, size_t idx, const char *cmd, tpg_buf *why)
 {
@@ -473,12 +498,12 @@ static int eval_on_instr(const leaf *l, subject *s, size_t idx, const char *cmd,
 	upper_kw(cmd, kw, sizeof(kw));
 
 	if (!in) {
-		tpg_buf_printf(why, "%s has no %s", "", kw);
-		tpg_buf_clear(why);
 		stage_label(s, idx, why);
 		tpg_buf_printf(why, " of %s has no %s", s->path, kw);
 		if (!strcmp(cmd, "cmd") && effective(s, idx, "entrypoint"))
 			tpg_buf_puts(why, " (an ENTRYPOINT in the stage clears the CMD inherited from its base)");
+		else
+			explain_elsewhere(s, idx, cmd, why);
 		return l->type == L_PRESENT ? !l->flag_bool : 0;
 	}
 	s->line = in->start_line;

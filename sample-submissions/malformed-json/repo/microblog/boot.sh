@@ -1,0 +1,2 @@
+#!/bin/sh
+exec flask run --host=0.0.0.0
