@@ -219,7 +219,8 @@ static int run_worker(const tpg_git_job *job, tpg_git_result *res, tpg_err *err)
 	bool final = tpg_git_result_decode(b.data ? b.data : "", b.len, res);
 	tpg_buf_free(&b);
 	const char *doing = res->phase ? res->phase : "starting";
-	if (final && !(timed_out && res->code == 0)) {
+	/* A complete answer wins, even if the worker was slow to exit after it. */
+	if (final) {
 		if (res->code < 0)
 			return tpg_err_set(err, res->code, "%s", res->message ? res->message : "");
 		return 0;

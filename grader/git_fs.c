@@ -26,8 +26,13 @@ int tpg_git_mkdtemp(const char *parent, char **out, tpg_err *err)
 	if (!S_ISDIR(st.st_mode))
 		return tpg_err_set(err, TPG_EINVAL, "cannot use %s for temporary files: "
 			"not a directory", parent);
-	char *tmpl = tpg_xasprintf("%s%stpgrade-git-XXXXXX", parent,
-		parent[strlen(parent) - 1] == '/' ? "" : "/");
+	/* Absolute, so that workdir stays valid whatever the cwd becomes. */
+	char *abs = realpath(parent, NULL);
+	if (!abs)
+		return tpg_err_errno(err, errno, "cannot use %s for temporary files", parent);
+	char *tmpl = tpg_xasprintf("%s%stpgrade-git-XXXXXX", abs,
+		abs[strlen(abs) - 1] == '/' ? "" : "/");
+	free(abs);
 	/* mkdtemp creates the folder with mode 0700: private to us. */
 	if (!mkdtemp(tmpl)) {
 		int e = errno;

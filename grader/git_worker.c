@@ -51,7 +51,11 @@ static void write_all(int fd, const void *data, size_t len)
 
 static void record(worker *w, char tag, const char *text)
 {
-	char *clean = tpg_git_scrub(tpg_xstrdup(text ? text : ""), w->job->secrets);
+	/* Free text is scrubbed; a SHA or a date must not lose a digit run that
+	 * happens to equal a short password. */
+	char *clean = strchr("PN", tag)
+		? tpg_git_scrub(tpg_xstrdup(text ? text : ""), w->job->secrets)
+		: tpg_xstrdup(text ? text : "");
 	size_t len = strlen(clean);
 	unsigned char hdr[5] = { (unsigned char)tag, (unsigned char)(len >> 24),
 		(unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len };
@@ -779,6 +783,7 @@ int tpg_git_worker_run(const tpg_git_job *job, int fd)
 	if (rc < 0) {
 		if (!w.code)
 			fail(&w, rc, TPG_GIT_FAIL_OTHER, "git fetch failed");
+		tpg_git_scrub_err(&w.err, job->secrets);
 		recordf(&w, 'E', "%d\n%d\n%s", w.code, (int)w.why, w.err.msg);
 		return w.code;
 	}
