@@ -16,10 +16,10 @@ BUILD_PKGS="build-essential pkg-config libcurl4-openssl-dev libjansson-dev libya
 # debootstrap, util-linux (unshare, flock, setsid), procps (pgrep), iptables,
 # iproute2, cgroupfs-mount: tests/env/; libxml2-utils (xmllint, JUnit XSD),
 # apache2-utils (htpasswd), openssl, python3-jwt: registry auth tests;
-# chromium: the HTML report test.
+# chromium: the HTML report test. openssh-server: git over ssh in the git tests.
 TEST_PKGS="docker.io docker-registry debootstrap util-linux procps iptables iproute2
     cgroupfs-mount ca-certificates libxml2-utils apache2-utils git curl python3
-    openssl python3-jwt python3-cryptography chromium"
+    openssl python3-cryptography chromium openssh-server openssh-client"
 
 is_ci() { case ${CI:-} in true|TRUE|True|1|yes) return 0 ;; *) return 1 ;; esac; }
 say() { echo "deps: $*" >&2; }
