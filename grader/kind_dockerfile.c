@@ -337,11 +337,23 @@ static size_t scope_stages(const subject *s, const scope *sc, size_t *out, tpg_b
 	return 0;
 }
 
+/* "cowsay/Dockerfile", "the final stage of X", "stage 'build' of X". */
 static void stage_label(const subject *s, size_t idx, tpg_buf *out)
 {
-	if (idx == s->nstages - 1 && s->nstages == 1)
-		tpg_buf_puts(out, "the Dockerfile");
+	if (s->nstages == 1)
+		tpg_buf_puts(out, s->path);
 	else if (idx == s->nstages - 1)
+		tpg_buf_printf(out, "the final stage of %s", s->path);
+	else if (s->stages[idx].name)
+		tpg_buf_printf(out, "stage '%s' of %s", s->stages[idx].name, s->path);
+	else
+		tpg_buf_printf(out, "stage %zu of %s", idx, s->path);
+}
+
+/* The same without the path, when the path was already said. */
+static void stage_short(const subject *s, size_t idx, tpg_buf *out)
+{
+	if (idx == s->nstages - 1)
 		tpg_buf_puts(out, "the final stage");
 	else if (s->stages[idx].name)
 		tpg_buf_printf(out, "stage '%s'", s->stages[idx].name);
@@ -482,7 +494,7 @@ static void explain_elsewhere(const subject *s, size_t idx, const char *cmd, tpg
 				if (i < s->stages[k].first || i > s->stages[k].last)
 					continue;
 				tpg_buf_printf(why, " (the one at line %d is in ", in->start_line);
-				stage_label(s, k, why);
+				stage_short(s, k, why);
 				tpg_buf_puts(why, ", which does not carry over to the final image)");
 				return;
 			}
@@ -499,7 +511,7 @@ static int eval_on_instr(const leaf *l, subject *s, size_t idx, const char *cmd,
 
 	if (!in) {
 		stage_label(s, idx, why);
-		tpg_buf_printf(why, " of %s has no %s", s->path, kw);
+		tpg_buf_printf(why, " has no %s", kw);
 		if (!strcmp(cmd, "cmd") && effective(s, idx, "entrypoint"))
 			tpg_buf_puts(why, " (an ENTRYPOINT in the stage clears the CMD inherited from its base)");
 		else
@@ -613,7 +625,7 @@ static int eval_order(const leaf *l, subject *s, size_t idx, tpg_buf *why)
 	}
 	char kw[32];
 	stage_label(s, idx, why);
-	tpg_buf_printf(why, " of %s has no %s", s->path, upper_kw(l->steps[step].instruction, kw, sizeof(kw)));
+	tpg_buf_printf(why, " has no %s", upper_kw(l->steps[step].instruction, kw, sizeof(kw)));
 	if (l->steps[step].args)
 		tpg_buf_puts(why, " with the expected arguments");
 	if (step > 0)
@@ -662,8 +674,7 @@ static int eval_leaf(const void *p, void *subj, tpg_buf *why)
 			               total == 1 ? "" : "s");
 		else {
 			stage_label(s, idxs[0], why);
-			tpg_buf_printf(why, " of %s has %zu %s instruction%s", s->path, total, up,
-			               total == 1 ? "" : "s");
+			tpg_buf_printf(why, " has %zu %s instruction%s", total, up, total == 1 ? "" : "s");
 		}
 		rc = in_range(&l->count, (long long)total);
 		if (!rc) {
@@ -711,14 +722,24 @@ static int eval_leaf(const void *p, void *subj, tpg_buf *why)
 					s->line = in->start_line;
 			}
 			if (r != 1) {
+				/* Say it about the instructions as a whole. */
+				tpg_buf all = TPG_BUF_INIT, what = TPG_BUF_INIT;
+				for (size_t i = s->stages[idx].first; i <= s->stages[idx].last; i++) {
+					const tpg_df_instr *in = &s->df->instrs[i];
+					if (!cmds->len || tpg_strv_contains(cmds, in->cmd))
+						tpg_buf_printf(&all, "%s\n", in->original);
+				}
 				char *names = tpg_strv_join(cmds, "/");
 				char *up = upper_dup(names);
+				tpg_buf_printf(&what, "the %s%sinstructions of ", up, cmds->len ? " " : "");
+				stage_label(s, idx, &what);
 				tpg_buf_clear(&one);
-				tpg_buf_printf(&one, "no %s instruction in ", cmds->len ? up : "");
-				stage_label(s, idx, &one);
-				tpg_buf_printf(&one, " of %s mentions it", s->path);
+				r = tpg_textmatch_eval(l->text, all.data ? all.data : "", all.len,
+				                       tpg_buf_cstr(&what), &one);
 				free(up);
 				free(names);
+				tpg_buf_free(&all);
+				tpg_buf_free(&what);
 			}
 		} else {
 			r = 0;

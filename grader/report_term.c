@@ -340,7 +340,14 @@ static void put_check(term *t, const tpg_report_check *c)
 		if (t->o.color)
 			tpg_buf_puts(&line, "\033[0m");
 	}
-	if (inline_msg && c->message && *c->message) {
+	if (c->status == TPG_STATUS_PASSED && !t->o.verbose) {
+		/* A pass needs no explanation, only which file it was about. */
+		if (c->file && *c->file) {
+			tpg_buf_puts(&line, " (");
+			put_clean(&line, c->file);
+			tpg_buf_puts(&line, ")");
+		}
+	} else if (inline_msg && c->message && *c->message) {
 		tpg_buf_puts(&line, ": ");
 		put_clean(&line, c->message);
 	}
