@@ -110,6 +110,32 @@ static int fail_at(tpg_err *err, const tpg_df_instr *in, const char *msg)
 	return tpg_err_set(err, TPG_EPARSE, "line %d: %s", in->start_line, msg);
 }
 
+/* BuildKit's parseOnBuild checks, which fail the build (the low-level
+ * parser accepts all of these). */
+static int check_onbuild(const tpg_df_instr *in, tpg_err *err)
+{
+	char *up, *msg = NULL;
+	int rc = 0;
+
+	if (strcmp(in->cmd, "onbuild") != 0)
+		return 0;
+	if (!in->inner)
+		return fail_at(err, in, "ONBUILD requires at least one argument");
+	up = tpg_xstrdup(in->inner->keyword);
+	for (char *c = up; *c; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 32);
+	if (!strcmp(up, "ONBUILD"))
+		msg = tpg_xstrdup("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+	else if (!strcmp(up, "FROM") || !strcmp(up, "MAINTAINER"))
+		msg = tpg_xasprintf("%s isn't allowed as an ONBUILD trigger", up);
+	if (msg)
+		rc = fail_at(err, in, msg);
+	free(msg);
+	free(up);
+	return rc;
+}
+
 int tpg_dockerfile_stages(const tpg_dockerfile *df, const tpg_strv *build_args,
 			  tpg_df_stage **out, size_t *nout, tpg_err *err)
 {
@@ -125,6 +151,8 @@ int tpg_dockerfile_stages(const tpg_dockerfile *df, const tpg_strv *build_args,
 	/* Meta args: the ARGs before the first FROM. */
 	for (; i < df->ninstrs && strcmp(df->instrs[i].cmd, "from") != 0; i++) {
 		const tpg_df_instr *in = &df->instrs[i];
+		if ((rc = check_onbuild(in, err)))
+			goto fail;
 		if (strcmp(in->cmd, "arg") != 0) {
 			rc = fail_at(err, in, "no build stage in current context");
 			goto fail;
@@ -160,6 +188,8 @@ int tpg_dockerfile_stages(const tpg_dockerfile *df, const tpg_strv *build_args,
 		const tpg_df_instr *in = &df->instrs[i];
 		tpg_df_stage s = {0};
 
+		if ((rc = check_onbuild(in, err)))
+			goto fail;
 		if (strcmp(in->cmd, "from") != 0) {
 			st[ns - 1].last = i;
 			continue;

@@ -170,9 +170,13 @@ typedef struct tpg_df_stage {
  * FROM, and may set the automatic args (TARGETPLATFORM, TARGETOS,
  * TARGETARCH, TARGETVARIANT, BUILDPLATFORM, BUILDOS, BUILDARCH,
  * BUILDVARIANT; default: this machine, linux). Errors (TPG_EPARSE, BuildKit's
- * wording): an instruction other than ARG before the first FROM ("no build
- * stage in current context"), no FROM, "FROM requires either one or three
- * arguments", an invalid or duplicate stage name.
+ * wording, prefixed with "line N: "): an instruction other than ARG before
+ * the first FROM ("no build stage in current context"), no FROM, "FROM
+ * requires either one or three arguments", an invalid or duplicate stage
+ * name, and the ONBUILD triggers BuildKit's instruction layer refuses
+ * (`ONBUILD ONBUILD`, `ONBUILD FROM`, `ONBUILD MAINTAINER`, a bare ONBUILD),
+ * which the parser itself accepts as BuildKit's parser does. Other
+ * instruction-level checks (unknown instructions, flags) are not made.
  */
 int tpg_dockerfile_stages(const tpg_dockerfile *df, const tpg_strv *build_args,
 			  tpg_df_stage **out, size_t *nout, tpg_err *err);

@@ -136,6 +136,15 @@ static void test_errors(void **state)
 		 "line 1: invalid name for build stage: \"1x\", name can't start with a number or contain symbols"},
 		{"FROM a AS x\nFROM b AS X\n", "line 2: duplicate stage name \"x\""},
 		{"ARG A=${B:?no}\nFROM a\n", "line 1: failed to process \"${B:?no}\": B: no"},
+		/* BuildKit's instruction layer rejects what its parser accepts */
+		{"FROM a\nONBUILD ONBUILD RUN x\n",
+		 "line 2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"},
+		{"FROM a\nONBUILD from b\n", "line 2: FROM isn't allowed as an ONBUILD trigger"},
+		{"FROM a\nONBUILD Maintainer me\n",
+		 "line 2: MAINTAINER isn't allowed as an ONBUILD trigger"},
+		{"FROM a\nONBUILD\n", "line 2: ONBUILD requires at least one argument"},
+		{"ONBUILD ONBUILD RUN x\nFROM a\n",
+		 "line 1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"},
 	};
 	for (size_t i = 0; i < TPG_ARRAY_LEN(c); i++) {
 		fx f;
