@@ -88,14 +88,16 @@ rm "$repo/notes.md"
 # An unreadable file (as an unprivileged user: root reads everything).
 echo "docker notes" >"$repo/notes.md"
 if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
-	chmod -R a+rX "$tmp"
-	chmod 711 "$TEST_TMP" 2>/dev/null || true
-	chmod 000 "$repo/notes.md"
+	# A world-traversable copy: the test's own temp folders are private.
+	pub=$(mktemp -d /tmp/tpgtest-public.XXXXXX)
+	at_exit rm -rf "$pub"
+	cp -a "$spec" "$repo" "$pub/"
+	chmod -R a+rX "$pub"
+	chmod 000 "$pub/repo/notes.md"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$TPGRADE" grade --in-place \
-		--json - "$spec" "$repo"
+		--json - "$pub/spec.yaml" "$pub/repo"
 	assert_status 1
 	assert_contains "$OUT" "Permission denied"
-	chmod 644 "$repo/notes.md"
 else
 	note "not root: unreadable-file case left out"
 fi
