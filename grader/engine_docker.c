@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Connecting and negotiating: a slow dind may take a few seconds. */
 #define CONNECT_TIMEOUT_MS 15000
@@ -27,8 +28,19 @@ int tpg_run_docker(tpg_run *run, tpg_docker **out, tpg_err *err)
 	o.host = run->opts->docker_host;
 	tpg_docker *dk = NULL;
 	int rc = tpg_docker_open(&o, &dk, &run->docker_err);
+	long long deadline = tpg_now_ms() + CONNECT_TIMEOUT_MS;
 	if (rc == 0)
-		rc = tpg_docker_ping(dk, tpg_now_ms() + CONNECT_TIMEOUT_MS, &run->docker_err);
+		rc = tpg_docker_ping(dk, deadline, &run->docker_err);
+	/* A TCP daemon may still be starting (GitLab's docker:dind service
+	 * comes up after the job's script starts): retry until the deadline.
+	 * A missing local socket will not appear by waiting. */
+	while (rc == TPG_EUNAVAIL && !tpg_docker_endpoint_get(dk)->socket_path &&
+	       tpg_now_ms() + 500 < deadline && !tpg_interrupted()) {
+		struct timespec pause = { 0, 500 * 1000000L };
+		nanosleep(&pause, NULL);
+		tpg_err_clear(&run->docker_err);
+		rc = tpg_docker_ping(dk, deadline, &run->docker_err);
+	}
 	if (rc < 0) {
 		if (!run->docker_err.code)
 			run->docker_err.code = rc;
