@@ -256,7 +256,9 @@ json_t *tpg_docker_container_config(const tpg_docker_container_spec *s)
 			char *port = strchr(*p, '/') ? tpg_xstrdup(*p) : tpg_xasprintf("%s/tcp", *p);
 			json_object_set_new(exposed, port, json_object());
 			json_object_set_new(bindings, port,
-			                    json_pack("[{s:s,s:s}]", "HostIp", "127.0.0.1",
+			                    json_pack("[{s:s,s:s}]", "HostIp",
+			                              s->publish_host_ip ? s->publish_host_ip
+			                                                 : "127.0.0.1",
 			                              "HostPort", ""));
 			free(port);
 		}
@@ -395,6 +397,13 @@ static int demux_sink(void *ctx, const char *data, size_t len)
 int tpg_docker_container_logs(tpg_docker *dk, const char *id, bool follow, long long deadline,
                               tpg_buf *out, tpg_buf *errout, tpg_err *err)
 {
+	two_bufs b = {out, errout};
+	return tpg_docker_container_logs_cb(dk, id, follow, deadline, to_bufs, &b, err);
+}
+
+int tpg_docker_container_logs_cb(tpg_docker *dk, const char *id, bool follow,
+                                 long long deadline, tpg_demux_cb cb, void *ctx, tpg_err *err)
+{
 	json_t *info = NULL;
 	int rc = tpg_docker_container_inspect(dk, id, deadline, &info, err);
 	if (rc < 0)
@@ -402,9 +411,8 @@ int tpg_docker_container_logs(tpg_docker *dk, const char *id, bool follow, long 
 	bool tty = json_is_true(json_object_get(json_object_get(info, "Config"), "Tty"));
 	json_decref(info);
 
-	two_bufs b = {out, errout};
 	tpg_demux d;
-	tpg_demux_init(&d, tty ? 2 : 1, to_bufs, &b);
+	tpg_demux_init(&d, tty ? 2 : 1, cb, ctx);
 	char *e = tpg_dockeri_path_esc(id);
 	char *p = tpg_xasprintf("/containers/%s/logs?stdout=1&stderr=1&follow=%d", e,
 	                        follow ? 1 : 0);
@@ -530,6 +538,14 @@ int tpg_docker_exec(tpg_docker *dk, const char *id, const char *const *argv,
                     const char *const *env, const char *user, long long deadline,
                     int *exit_code, tpg_buf *out, tpg_buf *errout, tpg_err *err)
 {
+	two_bufs b = {out, errout};
+	return tpg_docker_exec_cb(dk, id, argv, env, user, deadline, exit_code, to_bufs, &b, err);
+}
+
+int tpg_docker_exec_cb(tpg_docker *dk, const char *id, const char *const *argv,
+                       const char *const *env, const char *user, long long deadline,
+                       int *exit_code, tpg_demux_cb cb, void *ctx, tpg_err *err)
+{
 	json_t *body = json_pack("{s:b,s:b,s:b,s:b,s:o}", "AttachStdin", 0, "AttachStdout", 1,
 	                         "AttachStderr", 1, "Tty", 0, "Cmd", str_array(argv));
 	if (env)
@@ -552,9 +568,8 @@ int tpg_docker_exec(tpg_docker *dk, const char *id, const char *const *argv,
 
 	/* Without "Upgrade: tcp" the daemon still hijacks the connection but
 	 * answers a plain 200 and closes at the end: an ordinary body. */
-	two_bufs b = {out, errout};
 	tpg_demux d;
-	tpg_demux_init(&d, 1, to_bufs, &b);
+	tpg_demux_init(&d, 1, cb, ctx);
 	const char *start = "{\"Detach\":false,\"Tty\":false}";
 	char *sp = pathf("/exec/%s/start", exec_id);
 	tpg_docker_req req = {.method = "POST", .path = sp, .body = start,

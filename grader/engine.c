@@ -338,6 +338,11 @@ const char *tpg_run_var(tpg_run *run, const char *name)
 	return v ? v : getenv(name);
 }
 
+const char *tpg_run_builder(tpg_run *run)
+{
+	return run->opts->builder;
+}
+
 bool tpg_run_interrupted(tpg_run *run)
 {
 	TPG_UNUSED(run);

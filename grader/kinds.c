@@ -6,10 +6,20 @@
 
 extern const tpg_check_kind tpg_kind_file;
 extern const tpg_check_kind tpg_kind_dockerfile;
+extern const tpg_check_kind tpg_kind_build;
+extern const tpg_check_kind tpg_kind_run;
+extern const tpg_check_kind tpg_kind_service;
+extern const tpg_check_kind tpg_kind_image;
+extern const tpg_check_kind tpg_kind_container;
 
 const tpg_check_kind *const tpg_check_kinds[] = {
 	&tpg_kind_file,
 	&tpg_kind_dockerfile,
+	&tpg_kind_build,
+	&tpg_kind_run,
+	&tpg_kind_service,
+	&tpg_kind_image,
+	&tpg_kind_container,
 	NULL
 };
 

@@ -212,6 +212,9 @@ void *tpg_run_get(tpg_run *run, const char *check_id, const char *key);
  * reports an `error`, not a failure.
  */
 int tpg_run_docker(tpg_run *run, tpg_docker **out, tpg_err *err);
+/* The builder asked for on the command line (--builder): "auto",
+ * "buildkit" or "classic"; NULL when not given. Borrowed. */
+const char *tpg_run_builder(tpg_run *run);
 /* The label every Docker object of this run carries: "tpgrade.run" = id. */
 const char *tpg_run_label_key(void);
 

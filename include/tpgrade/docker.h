@@ -332,6 +332,9 @@ typedef struct tpg_docker_container_spec {
 	const char *network;              /* NULL: "none" */
 	const char *const *publish;       /* "5000/tcp": published on 127.0.0.1,
 	                                     ephemeral host port */
+	const char *publish_host_ip;      /* the host address ports are bound to;
+	                                     NULL: "127.0.0.1" ("0.0.0.0" for a
+	                                     remote daemon such as dind) */
 	bool tty;
 	bool healthcheck_override;        /* keep the image's Test, set these: */
 	long long hc_interval_ms, hc_timeout_ms, hc_start_period_ms;   /* 0: unset */
@@ -364,6 +367,11 @@ int tpg_docker_container_inspect(tpg_docker *dk, const char *id, long long deadl
  * kept as they are. */
 int tpg_docker_container_logs(tpg_docker *dk, const char *id, bool follow, long long deadline,
                               tpg_buf *out, tpg_buf *errout, tpg_err *err);
+/* The same, each piece handed to `cb` as it arrives (stream 1 stdout, 2
+ * stderr; everything is stdout with a TTY), in the daemon's order: for a
+ * caller that wants both streams interleaved as well as apart. */
+int tpg_docker_container_logs_cb(tpg_docker *dk, const char *id, bool follow,
+                                 long long deadline, tpg_demux_cb cb, void *ctx, tpg_err *err);
 /* GET /containers/json?all=1 with filters, a JSON object like
  * {"label":["tpgrade.run=x"],"name":["n"],"ancestor":["img"]} (borrowed,
  * may be NULL). */
@@ -387,6 +395,11 @@ int tpg_docker_inspect_host_port(const json_t *inspect, const char *port);
 int tpg_docker_exec(tpg_docker *dk, const char *id, const char *const *argv,
                     const char *const *env, const char *user, long long deadline,
                     int *exit_code, tpg_buf *out, tpg_buf *errout, tpg_err *err);
+
+/* The same, output pieces handed to `cb` (stream 1 or 2) in order. */
+int tpg_docker_exec_cb(tpg_docker *dk, const char *id, const char *const *argv,
+                       const char *const *env, const char *user, long long deadline,
+                       int *exit_code, tpg_demux_cb cb, void *ctx, tpg_err *err);
 
 /* ---------------------------------------------------------------- networks */
 
