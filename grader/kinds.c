@@ -11,6 +11,7 @@ extern const tpg_check_kind tpg_kind_run;
 extern const tpg_check_kind tpg_kind_service;
 extern const tpg_check_kind tpg_kind_image;
 extern const tpg_check_kind tpg_kind_container;
+extern const tpg_check_kind tpg_kind_registry;
 
 const tpg_check_kind *const tpg_check_kinds[] = {
 	&tpg_kind_file,
@@ -20,6 +21,7 @@ const tpg_check_kind *const tpg_check_kinds[] = {
 	&tpg_kind_service,
 	&tpg_kind_image,
 	&tpg_kind_container,
+	&tpg_kind_registry,
 	NULL
 };
 
