@@ -1,6 +1,7 @@
 /* cli_grade.c - `tpgrade grade` (instructors, CI) and `tpgrade check`
  * (students, in their own repository). */
 #include "cli.h"
+#include "tpgrade/class.h"
 #include "tpgrade/engine.h"
 #include "tpgrade/git.h"
 #include "tpgrade/yaml.h"
@@ -29,13 +30,14 @@ typedef struct grade_args {
 	bool keep;
 	bool in_place;
 	long long git_timeout_ms;
+	const char *class_info;   /* `tpgrade class` children: what was fetched (class.h) */
 } grade_args;
 
 enum {
 	OPT_JUNIT = 256, OPT_JSON, OPT_GRADESCOPE, OPT_VAR, OPT_ONLY, OPT_SKIP, OPT_TAGS,
 	OPT_SKIP_TAGS, OPT_NO_COLOR, OPT_COLOR, OPT_LANG, OPT_DOCKER_HOST, OPT_BUILDER,
 	OPT_STUDENT, OPT_REF, OPT_DEADLINE, OPT_TOKEN, OPT_USER, OPT_PASSWORD, OPT_SSH_KEY,
-	OPT_KEEP, OPT_IN_PLACE, OPT_GIT_TIMEOUT
+	OPT_KEEP, OPT_IN_PLACE, OPT_GIT_TIMEOUT, OPT_CLASS_INFO
 };
 
 static const struct option grade_options[] = {
@@ -64,6 +66,7 @@ static const struct option grade_options[] = {
 	{ "keep", no_argument, NULL, OPT_KEEP },
 	{ "in-place", no_argument, NULL, OPT_IN_PLACE },
 	{ "git-timeout", required_argument, NULL, OPT_GIT_TIMEOUT },
+	{ "class-info", required_argument, NULL, OPT_CLASS_INFO },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -169,6 +172,7 @@ static int parse_args(int argc, char **argv, grade_args *a, bool student)
 		case OPT_SSH_KEY: a->ssh_key = optarg; break;
 		case OPT_KEEP: a->keep = true; break;
 		case OPT_IN_PLACE: a->in_place = true; break;
+		case OPT_CLASS_INFO: a->class_info = optarg; break;
 		case OPT_GIT_TIMEOUT: {
 			char *end;
 			double s = strtod(optarg, &end);
@@ -293,8 +297,11 @@ static int grade(grade_args *a, const char *argv0, bool student)
 		go.ssh_key = a->ssh_key;
 		go.keep = a->keep;
 		go.timeout_ms = a->git_timeout_ms;
-		if (tpg_git_global_init(&err) < 0 || tpg_git_fetch(&go, &co, &err) < 0) {
+		tpg_git_failure why = TPG_GIT_FAIL_OTHER;
+		if (tpg_git_global_init(&err) < 0 || tpg_git_fetch_ex(&go, &co, &why, &err) < 0) {
 			fprintf(stderr, "tpgrade: cannot get the repository: %s\n", err.msg);
+			if (a->class_info)
+				tpg_class_info_write(a->class_info, NULL, why, err.msg, NULL);
 			tpg_spec_free(spec);
 			return err.code == TPG_EINVAL || err.code == TPG_ENOTFOUND ? TPG_EXIT_USAGE : TPG_EXIT_ENV;
 		}
@@ -304,6 +311,8 @@ static int grade(grade_args *a, const char *argv0, bool student)
 		a->eng.commit_date = co->commit_date;
 		a->eng.ref = co->ref;
 		a->eng.notes = &co->notes;
+		if (a->class_info)
+			tpg_class_info_write(a->class_info, co, TPG_GIT_OK, NULL, NULL);
 		if (a->keep && co->root)
 			fprintf(stderr, "tpgrade: the clone is kept in %s\n", co->root);
 	}

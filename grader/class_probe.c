@@ -1,0 +1,550 @@
+/*
+ * class_probe.c - what a class run asks a repository before grading it
+ * again (an ls-remote through libgit2: refs only, no objects), and what a
+ * `tpgrade grade --class-info` child reports back (the commit its ref
+ * pointed to, the commit graded, why a fetch failed).
+ *
+ * It uses the git layer's internal URL parsing, scrubbing and error
+ * classification (tpgrade/git_impl.h), so a probe and a fetch of the same
+ * repository fail with the same failure name; the credentials are looked
+ * for in the same order as grader/git_worker.c does.
+ */
+#include "tpgrade/class.h"
+#include "tpgrade/git_impl.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ class info */
+
+static bool is_hex_ref(const char *s)
+{
+	size_t n = 0;
+	if (!s)
+		return false;
+	while (s[n] && strchr("0123456789abcdefABCDEF", s[n]))
+		n++;
+	return !s[n] && n >= 4 && n <= GIT_OID_HEXSZ;
+}
+
+/* The commit `ref` (as tpg_git_fetch resolved it) points to in the bare
+ * clone: before the deadline walk. NULL when it cannot be told. */
+static char *tip_in_clone(const char *gitdir, const char *ref)
+{
+	git_repository *repo = NULL;
+	char *tip = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	if (!gitdir || !ref || git_libgit2_init() < 0)
+		return NULL;
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	if (git_repository_open_bare(&repo, gitdir) == 0) {
+		static const char *const prefixes[] = { "refs/remotes/origin/", "refs/heads/",
+			"refs/tags/" };
+		for (size_t i = 0; i < TPG_ARRAY_LEN(prefixes) && !tip; i++) {
+			char *name = tpg_xasprintf("%s%s", prefixes[i], ref);
+			git_reference *r = NULL;
+			git_object *obj = NULL;
+			int valid = 0;
+			if (git_reference_name_is_valid(&valid, name) == 0 && valid &&
+			    git_reference_lookup(&r, repo, name) == 0 &&
+			    git_reference_peel(&obj, r, GIT_OBJECT_COMMIT) == 0) {
+				git_oid_tostr(hex, sizeof(hex), git_object_id(obj));
+				tip = tpg_xstrdup(hex);
+			}
+			git_object_free(obj);
+			git_reference_free(r);
+			free(name);
+		}
+		if (!tip && is_hex_ref(ref)) {
+			git_oid oid;
+			git_object *obj = NULL, *peeled = NULL;
+			if (git_oid_fromstrn(&oid, ref, strlen(ref)) == 0 &&
+			    git_object_lookup_prefix(&obj, repo, &oid, strlen(ref), GIT_OBJECT_ANY) == 0 &&
+			    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0) {
+				git_oid_tostr(hex, sizeof(hex), git_object_id(peeled));
+				tip = tpg_xstrdup(hex);
+			}
+			git_object_free(peeled);
+			git_object_free(obj);
+		}
+	}
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return tip;
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+	json_t *v = s ? json_string(s) : NULL;
+	return v ? v : json_null();
+}
+
+typedef struct info_doc {
+	json_t *doc;
+} info_doc;
+
+static int info_fn(FILE *out, void *ctx, tpg_err *err)
+{
+	info_doc *d = ctx;
+	if (json_dumpf(d->doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+	    fputc('\n', out) == EOF)
+		return tpg_err_set(err, TPG_EIO, "write error");
+	return 0;
+}
+
+int tpg_class_info_write(const char *path, const tpg_git_checkout *co, tpg_git_failure why,
+                         const char *message, tpg_err *err)
+{
+	json_t *d = json_object();
+	json_object_set_new(d, "ok", json_boolean(co != NULL));
+	if (co) {
+		char *tip = co->is_git ? tip_in_clone(co->gitdir, co->ref) : NULL;
+		json_object_set_new(d, "failure", json_null());
+		json_object_set_new(d, "message", json_null());
+		json_object_set_new(d, "tip", jstr_or_null(tip));
+		json_object_set_new(d, "commit", jstr_or_null(co->commit));
+		json_object_set_new(d, "commit_date", jstr_or_null(co->commit_date));
+		json_object_set_new(d, "ref", jstr_or_null(co->ref));
+		json_object_set_new(d, "commits_after_deadline",
+		                    co->is_git ? json_integer(co->commits_after_deadline) : json_null());
+		free(tip);
+	} else {
+		json_object_set_new(d, "failure", json_string(tpg_git_failure_name(why)));
+		char *clean = tpg_git_printable(message ? message : "", 2000);
+		json_object_set_new(d, "message", jstr_or_null(clean));
+		free(clean);
+	}
+	info_doc ctx = { d };
+	int rc = tpg_write_atomic(path, info_fn, &ctx, err);
+	json_decref(d);
+	return rc;
+}
+
+static char *get_str(const json_t *o, const char *k)
+{
+	const json_t *v = json_object_get(o, k);
+	return json_is_string(v) ? tpg_xstrdup(json_string_value(v)) : NULL;
+}
+
+int tpg_class_info_read(const char *path, tpg_class_info *ci, tpg_err *err)
+{
+	json_error_t je;
+	memset(ci, 0, sizeof(*ci));
+	ci->commits_after_deadline = -1;
+	json_t *d = json_load_file(path, 0, &je);
+	if (!d)
+		return tpg_err_set(err, TPG_ENOTFOUND, "%s: %s", path, je.text);
+	ci->ok = json_is_true(json_object_get(d, "ok"));
+	ci->failure = get_str(d, "failure");
+	ci->message = get_str(d, "message");
+	ci->tip = get_str(d, "tip");
+	ci->commit = get_str(d, "commit");
+	ci->commit_date = get_str(d, "commit_date");
+	ci->ref = get_str(d, "ref");
+	const json_t *n = json_object_get(d, "commits_after_deadline");
+	if (json_is_integer(n))
+		ci->commits_after_deadline = (int)json_integer_value(n);
+	json_decref(d);
+	return 0;
+}
+
+void tpg_class_info_clear(tpg_class_info *ci)
+{
+	free(ci->failure);
+	free(ci->message);
+	free(ci->tip);
+	free(ci->commit);
+	free(ci->commit_date);
+	free(ci->ref);
+	memset(ci, 0, sizeof(*ci));
+	ci->commits_after_deadline = -1;
+}
+
+bool tpg_class_failure_is_transient(const char *failure)
+{
+	static const char *const permanent[] = { "repository not found", "empty repository",
+		"ref not found", "no commit before the deadline", "authentication refused",
+		"repository too big", "invalid request" };
+	if (!failure)
+		return true;
+	for (size_t i = 0; i < TPG_ARRAY_LEN(permanent); i++)
+		if (strcmp(failure, permanent[i]) == 0)
+			return false;
+	return true;
+}
+
+/* ----------------------------------------------------------------- probe */
+
+typedef struct prober {
+	const tpg_git_opts *o;
+	const tpg_git_url *url;
+	const char *netrc_login, *netrc_password;
+	int calls;
+	bool gave_userpass, tried_key, tried_agent;
+	int code;
+	tpg_git_failure why;
+	tpg_err err;
+} prober;
+
+static int refuse(prober *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(prober *p, const char *fmt, ...)
+{
+	va_list ap;
+	if (!p->code) {
+		va_start(ap, fmt);
+		tpg_err_vset(&p->err, TPG_EAUTH, fmt, ap);
+		va_end(ap);
+		p->code = TPG_EAUTH;
+		p->why = TPG_GIT_FAIL_AUTH;
+	}
+	git_error_set_str(GIT_ERROR_CALLBACK, p->err.msg);
+	return GIT_EUSER;
+}
+
+static int probe_userpass(prober *p, git_credential **out)
+{
+	const tpg_git_opts *o = p->o;
+	const tpg_git_url *u = p->url;
+	const char *user = NULL, *pass = NULL;
+
+	if (p->gave_userpass)
+		return refuse(p, "authentication refused by %s (wrong token or password, or no "
+		              "access to this repository)", u->display);
+	if (o->token && o->token[0]) {
+		user = o->username ? o->username : u->user ? u->user
+			: p->netrc_login ? p->netrc_login : TPG_GIT_TOKEN_USER;
+		pass = o->token;
+	} else if (o->password) {
+		user = o->username ? o->username : u->user ? u->user : p->netrc_login;
+		pass = o->password;
+	} else if (u->password) {
+		user = u->user;
+		pass = u->password;
+	} else if (p->netrc_password) {
+		user = o->username ? o->username : u->user ? u->user
+			: p->netrc_login ? p->netrc_login : TPG_GIT_TOKEN_USER;
+		pass = p->netrc_password;
+	}
+	if (!pass)
+		return refuse(p, "%s requires authentication (the repository is private or does "
+		              "not exist) and no credentials were given (token, user/password or "
+		              "~/.netrc)", u->display);
+	if (!user || !user[0])
+		return refuse(p, "a password was given for %s but no user name", u->display);
+	p->gave_userpass = true;
+	if (git_credential_userpass_plaintext_new(out, user, pass) < 0)
+		return refuse(p, "cannot build credentials");
+	return 0;
+}
+
+static int probe_credentials(git_credential **out, const char *url, const char *url_user,
+                             unsigned int allowed, void *payload)
+{
+	prober *p = payload;
+	const tpg_git_opts *o = p->o;
+
+	if (++p->calls > 6)
+		return refuse(p, "authentication refused by %s", p->url->display);
+	if (url && p->url->host) {
+		tpg_git_url u;
+		bool same = true;
+		if (tpg_git_url_parse(url, &u, NULL) == 0) {
+			same = !u.host || strcasecmp(u.host, p->url->host) == 0;
+			tpg_git_url_clear(&u);
+		}
+		if (!same)
+			return refuse(p, "%s redirected to another host that asks for credentials; "
+			              "not sending them", p->url->display);
+	}
+	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)
+		return probe_userpass(p, out);
+	const char *user = url_user && url_user[0] ? url_user : o->username ? o->username : "git";
+	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+		if (o->ssh_key && o->ssh_key[0]) {
+			if (p->tried_key)
+				return refuse(p, "ssh authentication refused by %s for user '%s' with key %s",
+				              p->url->display, user, o->ssh_key);
+			p->tried_key = true;
+			char *pub = tpg_xasprintf("%s.pub", o->ssh_key);
+			int rc = git_credential_ssh_key_new(out, user, access(pub, R_OK) == 0 ? pub : NULL,
+			                                    o->ssh_key, o->ssh_passphrase);
+			free(pub);
+			return rc < 0 ? refuse(p, "cannot use the ssh key %s", o->ssh_key) : 0;
+		}
+		const char *sock = getenv("SSH_AUTH_SOCK");
+		if (p->tried_agent || !sock || !sock[0])
+			return refuse(p, "ssh authentication refused by %s for user '%s'",
+			              p->url->display, user);
+		p->tried_agent = true;
+		return git_credential_ssh_key_from_agent(out, user) < 0
+			? refuse(p, "cannot use the ssh agent") : 0;
+	}
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user) < 0 ? refuse(p, "cannot build "
+		                                                          "credentials") : 0;
+	return refuse(p, "%s asks for an authentication method tpgrade does not support",
+	              p->url->display);
+}
+
+static const git_remote_head *find_head(const git_remote_head **heads, size_t n,
+                                        const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(heads[i]->name, name) == 0)
+			return heads[i];
+	return NULL;
+}
+
+/* A ref's commit: the peeled entry of an annotated tag when advertised. */
+static const git_remote_head *find_commit(const git_remote_head **heads, size_t n,
+                                          const char *name)
+{
+	char *peeled = tpg_xasprintf("%s^{}", name);
+	const git_remote_head *h = find_head(heads, n, peeled);
+	free(peeled);
+	return h ? h : find_head(heads, n, name);
+}
+
+static void set_tip(tpg_probe *out, const git_oid *oid)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(hex, sizeof(hex), oid);
+	out->kind = TPG_PROBE_TIP;
+	out->tip = tpg_xstrdup(hex);
+}
+
+static void set_failed(tpg_probe *out, tpg_git_failure why, const char *msg,
+                       const tpg_strv *secrets)
+{
+	out->kind = TPG_PROBE_FAILED;
+	out->failure = tpg_xstrdup(tpg_git_failure_name(why));
+	out->message = tpg_git_scrub(tpg_xstrdup(msg), secrets);
+}
+
+static void pick(const tpg_git_opts *o, const tpg_git_url *url, const git_remote_head **heads,
+                 size_t n, tpg_probe *out, const tpg_strv *secrets)
+{
+	size_t branches = 0, refs = 0;
+	const git_remote_head *only = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(heads[i]->name, "refs/heads/", 11) == 0) {
+			branches++;
+			only = heads[i];
+		}
+		if (strncmp(heads[i]->name, "refs/", 5) == 0)
+			refs++;
+	}
+	const char *want = o->ref;
+	if (!want || !want[0]) {
+		const git_remote_head *h = find_head(heads, n, "HEAD");
+		if (h && !git_oid_is_zero(&h->oid)) {
+			set_tip(out, &h->oid);
+		} else if (branches == 1) {
+			set_tip(out, &only->oid);
+		} else {
+			char *msg = tpg_xasprintf(refs ? "%s has no commit on its default branch"
+			                               : "%s is an empty repository: no commit was pushed",
+			                          url->display);
+			set_failed(out, refs ? TPG_GIT_FAIL_NO_REF : TPG_GIT_FAIL_EMPTY, msg, secrets);
+			free(msg);
+		}
+		return;
+	}
+	const char *short_name = want;
+	if (strncmp(want, "refs/heads/", 11) == 0)
+		short_name = want + 11;
+	else if (strncmp(want, "origin/", 7) == 0)
+		short_name = want + 7;
+	char *names[2];
+	names[0] = tpg_xasprintf("refs/heads/%s", short_name);
+	names[1] = strncmp(want, "refs/tags/", 10) == 0 ? tpg_xstrdup(want)
+	                                                : tpg_xasprintf("refs/tags/%s", short_name);
+	const git_remote_head *h = find_head(heads, n, names[0]);
+	if (!h)
+		h = find_commit(heads, n, names[1]);
+	free(names[0]);
+	free(names[1]);
+	if (h) {
+		set_tip(out, &h->oid);
+	} else if (is_hex_ref(want)) {
+		out->kind = TPG_PROBE_PINNED;
+	} else {
+		char *shown = tpg_git_printable(want, 200);
+		char *msg = refs ? tpg_xasprintf("%s has no branch or tag named '%s'", url->display, shown)
+		                 : tpg_xasprintf("%s is an empty repository: no commit was pushed",
+		                                 url->display);
+		set_failed(out, refs ? TPG_GIT_FAIL_NO_REF : TPG_GIT_FAIL_EMPTY, msg, secrets);
+		free(msg);
+		free(shown);
+	}
+}
+
+static bool local_repository(const char *path)
+{
+	git_repository *repo = NULL;
+	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return false;
+	git_repository_free(repo);
+	return true;
+}
+
+void tpg_class_probe(const tpg_git_opts *o, tpg_probe *out)
+{
+	tpg_git_url url;
+	tpg_err err = {0};
+	tpg_strv secrets = TPG_STRV_INIT;
+	prober p;
+	git_remote *remote = NULL;
+	char *nrc = NULL, *nlogin = NULL, *npass = NULL;
+
+	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
+	if (tpg_git_url_parse(o->url, &url, &err) < 0) {
+		set_failed(out, TPG_GIT_FAIL_INVALID, err.msg, &secrets);
+		return;
+	}
+	if (git_libgit2_init() < 0) {
+		set_failed(out, TPG_GIT_FAIL_OTHER, "cannot initialise libgit2", &secrets);
+		tpg_git_url_clear(&url);
+		return;
+	}
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	const char *secret_list[] = { o->token, o->password, o->ssh_passphrase, url.password };
+	for (size_t i = 0; i < TPG_ARRAY_LEN(secret_list); i++)
+		if (secret_list[i] && secret_list[i][0])
+			tpg_strv_push(&secrets, secret_list[i]);
+
+	if (url.kind == TPG_GIT_URL_LOCAL) {
+		struct stat st;
+		bool exists = stat(url.fetch, &st) == 0;
+		int e = errno;
+		char *abs = exists && S_ISDIR(st.st_mode) ? realpath(url.fetch, NULL) : NULL;
+		if (!abs) {
+			char *msg = tpg_xasprintf("cannot grade %s: %s", url.display,
+			                          !exists ? strerror(e) : "not a folder");
+			set_failed(out, exists ? TPG_GIT_FAIL_INVALID : TPG_GIT_FAIL_NOT_FOUND, msg,
+			           &secrets);
+			free(msg);
+			goto done;
+		}
+		if (!local_repository(abs)) {
+			out->kind = TPG_PROBE_NONE;
+			free(abs);
+			goto done;
+		}
+		free(url.fetch);
+		url.fetch = abs;
+	} else if (url.kind == TPG_GIT_URL_HTTP) {
+		const char *env = getenv("NETRC"), *home = getenv("HOME");
+		nrc = o->netrc ? (o->netrc[0] ? tpg_xstrdup(o->netrc) : NULL)
+		      : env && env[0] ? tpg_xstrdup(env)
+		      : home && home[0] ? tpg_xasprintf("%s/.netrc", home) : NULL;
+		if (nrc && tpg_git_netrc_lookup(nrc, url.host, &nlogin, &npass, NULL) == 0) {
+			p.netrc_login = nlogin;
+			p.netrc_password = npass;
+			tpg_strv_push(&secrets, npass);
+		}
+	}
+
+	p.o = o;
+	p.url = &url;
+	git_remote_connect_options co = GIT_REMOTE_CONNECT_OPTIONS_INIT;
+	co.callbacks.credentials = probe_credentials;
+	co.callbacks.payload = &p;
+	co.follow_redirects = GIT_REMOTE_REDIRECT_INITIAL;
+	int rc = git_remote_create_detached(&remote, url.fetch);
+	if (rc == 0)
+		rc = git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, &co);
+	const git_remote_head **heads = NULL;
+	size_t n = 0;
+	if (rc == 0)
+		rc = git_remote_ls(&heads, &n, remote);
+	if (rc < 0) {
+		tpg_git_failure why = TPG_GIT_FAIL_OTHER;
+		if (p.code) {
+			why = p.why;
+			err = p.err;
+		} else {
+			char *what = tpg_xasprintf("cannot fetch %s", url.display);
+			tpg_git_error_from_libgit2(rc, what, &why, &err);
+			free(what);
+		}
+		set_failed(out, why, err.msg, &secrets);
+	} else {
+		pick(o, &url, heads, n, out, &secrets);
+	}
+	if (remote)
+		git_remote_disconnect(remote);
+	git_remote_free(remote);
+done:
+	free(nrc);
+	free(nlogin);
+	if (npass) {
+		explicit_bzero(npass, strlen(npass));
+		free(npass);
+	}
+	tpg_strv_free(&secrets);
+	tpg_git_url_clear(&url);
+	git_libgit2_shutdown();
+}
+
+/* Encoding: one kind letter, then NUL-separated fields. */
+void tpg_probe_encode(const tpg_probe *p, tpg_buf *out)
+{
+	static const char kinds[] = "TPNF";
+	tpg_buf_putc(out, kinds[p->kind]);
+	const char *fields[3] = { p->tip, p->failure, p->message };
+	for (int i = 0; i < 3; i++) {
+		tpg_buf_puts(out, fields[i] ? fields[i] : "");
+		tpg_buf_append(out, "", 1);
+	}
+}
+
+bool tpg_probe_decode(const char *data, size_t len, tpg_probe *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (len < 4)
+		return false;
+	const char *k = strchr("TPNF", data[0]);
+	if (!k || !*k)
+		return false;
+	out->kind = (tpg_probe_kind)(k - "TPNF");
+	char *fields[3] = { NULL, NULL, NULL };
+	size_t pos = 1;
+	for (int i = 0; i < 3; i++) {
+		const char *nul = memchr(data + pos, '\0', len - pos);
+		if (!nul) {
+			for (int j = 0; j < i; j++)
+				free(fields[j]);
+			memset(out, 0, sizeof(*out));
+			return false;
+		}
+		size_t n = (size_t)(nul - (data + pos));
+		fields[i] = n ? tpg_xstrndup(data + pos, n) : NULL;
+		pos += n + 1;
+	}
+	out->tip = fields[0];
+	out->failure = fields[1];
+	out->message = fields[2];
+	if ((out->kind == TPG_PROBE_TIP && !out->tip) ||
+	    (out->kind == TPG_PROBE_FAILED && !out->failure)) {
+		tpg_probe_clear(out);
+		return false;
+	}
+	return true;
+}
+
+void tpg_probe_clear(tpg_probe *p)
+{
+	free(p->tip);
+	free(p->failure);
+	free(p->message);
+	memset(p, 0, sizeof(*p));
+}

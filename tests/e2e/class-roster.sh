@@ -1,0 +1,129 @@
+#!/bin/bash
+# tpgrade class: rosters as instructors write them (French Excel CSV, YAML),
+# roster problems reported with their lines (exit 2, nothing graded), usage
+# errors, the lock on the output folder, and `tpgrade merge` misuse.
+set -eu
+. "$(dirname "$0")/../lib.sh"
+need_tpgrade
+need_cmd git python3
+spec=$REPO_ROOT/tests/e2e/fixtures/class/spec.yaml
+trees=$REPO_ROOT/tests/e2e/fixtures/class/trees
+d=$(mktemp_dir class)
+for v in full shell; do
+    mkdir -p "$d/$v"
+    cp -R "$trees/$v/." "$d/$v/"
+    make_git_repo "$d/$v" >/dev/null
+done
+
+# ------------------------------------------------- French Excel and YAML
+printf '\xef\xbb\xbfEtudiant;Nom;Groupe;D\xc3\xa9p\xc3\xb4t\r\n' >"$d/excel.csv"
+printf 'e1;"Dupont; Jean";G1;full\r\n' >>"$d/excel.csv"
+printf 'e2;"L\x27""as"" des TP";G2;shell\r\n' >>"$d/excel.csv"
+run "$TPGRADE" class -j 2 --out "$d/o1" "$spec" "$d/excel.csv"
+assert_status 0
+assert_contains "$OUT" "2 students: 2 graded, 0 errors"
+assert_file_contains "$d/o1/grades.csv" 'e1,"Dupont; Jean",G1,9,8'
+assert_file_contains "$d/o1/grades.csv" "e2,\"L'\"\"as\"\" des TP\",G2,4,8"
+
+cat >"$d/class.yaml" <<EOF
+students:
+  - {id: y1, name: Yasmine, repo: full}
+  - id: y2
+    repository: $d/shell
+    branch: main
+EOF
+run "$TPGRADE" class -q --out "$d/o2" "$spec" "$d/class.yaml"
+assert_status 0
+assert_file_contains "$d/o2/grades.csv" "y1,Yasmine,,9,8"
+assert_file_contains "$d/o2/grades.csv" "y2,,,4,8"
+
+# ---------------------------------------------------------- roster problems
+cat >"$d/bad.csv" <<EOF
+id,name,repo
+alice,Alice,full
+bob,Bob,
+,Nobody,shell
+alice,Alice again,shell
+../../etc,Climber,full
+EOF
+run "$TPGRADE" class --out "$d/o3" "$spec" "$d/bad.csv"
+assert_status 2
+assert_contains "$ERR" "bad.csv:3: student 'bob' has no repository"
+assert_contains "$ERR" "bad.csv:4: no id for repository shell"
+assert_contains "$ERR" "bad.csv:5: duplicate id 'alice' (first on line 2)"
+assert_contains "$ERR" "3 problems in the roster: nothing graded"
+[ ! -e "$d/o3" ] || fail "an output folder was created for a bad roster"
+
+# Unsafe ids are a note, not an error: the id is kept, the folder is safe.
+printf 'id,repo\n../../etc,full\n' >"$d/unsafe.csv"
+run "$TPGRADE" class --out "$d/o4" "$spec" "$d/unsafe.csv"
+assert_status 0
+assert_contains "$ERR" "unsafe.csv:2: id '../../etc' is not usable as a folder name"
+assert_file_contains "$d/o4/grades.csv" "../../etc,,,9,8"
+[ "$(find "$d/o4" -mindepth 1 -maxdepth 1 -type d | wc -l)" = 1 ] || fail "unexpected folders in o4"
+[ ! -e "$d/etc" ] || fail "the id climbed out of the output folder"
+
+printf 'id,repo,deadline\nz,full,next friday\n' >"$d/dl.csv"
+run "$TPGRADE" class --out "$d/o5" "$spec" "$d/dl.csv"
+assert_status 2
+assert_contains "$ERR" "dl.csv:2: deadline:"
+
+printf 'name,url\nA,full\n' >"$d/noid.csv"
+run "$TPGRADE" class --out "$d/o5" "$spec" "$d/noid.csv"
+assert_status 2
+assert_contains "$ERR" "noid.csv:1: the header row needs an id column"
+
+run "$TPGRADE" class --out "$d/o5" "$spec" "$d/missing.csv"
+assert_status 2
+assert_contains "$ERR" "cannot open the roster"
+
+# ------------------------------------------------------------- usage errors
+run "$TPGRADE" class "$spec"
+assert_status 2
+assert_contains "$ERR" "give SPEC and ROSTER"
+run "$TPGRADE" class --shard 4/3 "$spec" "$d/excel.csv"
+assert_status 2
+assert_contains "$ERR" "--shard takes K/N"
+run env JOB_COMPLETION_INDEX=1 "$TPGRADE" class --out "$d/o6" "$spec" "$d/excel.csv"
+assert_status 2
+assert_contains "$ERR" "give --shard-total N"
+run "$TPGRADE" class -j 0 "$spec" "$d/excel.csv"
+assert_status 2
+run "$TPGRADE" class --deadline tomorrow "$spec" "$d/excel.csv"
+assert_status 2
+run "$TPGRADE" class --format pdf "$spec" "$d/excel.csv"
+assert_status 2
+printf 'tp: x\n' >"$d/bad-spec.yaml"
+run "$TPGRADE" class --out "$d/o6" "$d/bad-spec.yaml" "$d/excel.csv"
+assert_status 2
+assert_contains "$ERR" "in the spec: nothing graded"
+run "$TPGRADE" class --help
+assert_status 0
+assert_contains "$OUT" "--shard K/N"
+
+# One run per output folder.
+if command -v flock >/dev/null; then
+    flock "$d/o1/.lock" sleep 5 &
+    lockpid=$!
+    at_exit kill "$lockpid"
+    sleep 0.3
+    run "$TPGRADE" class --out "$d/o1" "$spec" "$d/excel.csv"
+    assert_status 2
+    assert_contains "$ERR" "another tpgrade class is writing to"
+    kill "$lockpid" 2>/dev/null || true
+fi
+
+# -------------------------------------------------------------------- merge
+run "$TPGRADE" merge
+assert_status 2
+run "$TPGRADE" merge --out "$d/m" "$d/nowhere"
+assert_status 2
+assert_contains "$ERR" "class.json"
+# Outputs of two specs do not merge.
+cp "$spec" "$d/other-spec.yaml"
+printf '# changed\n' >>"$d/other-spec.yaml"
+run "$TPGRADE" class -q --out "$d/o7" "$d/other-spec.yaml" "$d/excel.csv"
+assert_status 0
+run "$TPGRADE" merge --out "$d/m" "$d/o1" "$d/o7"
+assert_status 2
+assert_contains "$ERR" "was graded with another spec"
