@@ -509,7 +509,7 @@ int tpg_dc_proc_grade(const tpg_pred *expect, const tpg_dc_proc_ctx *ctx, tpg_dc
 		}
 	}
 	if (!expect) {
-		tpg_buf_printf(why, "%s exited with code 0", p->what);
+		tpg_buf_printf(why, "%s exited with code %d", p->what, p->exit_code);
 		return 1;
 	}
 	return tpg_pred_eval(expect, &tpg_dc_proc_ops, p, lang, why);

@@ -182,6 +182,7 @@ static void parse_http(tpg_fields *sf, const tpg_yaml_node *n, service_cfg *c, s
 
 static void parse_exec(tpg_fields *sf, const tpg_yaml_node *n, step *s)
 {
+	bool shell_line = n->type == TPG_YAML_SCALAR;
 	s->timeout_ms = DEFAULT_EXEC_TIMEOUT_MS;
 	if (n->type == TPG_YAML_SCALAR || n->type == TPG_YAML_SEQ) {
 		tpg_fields_strlist(sf, "exec", &s->command);
@@ -189,8 +190,10 @@ static void parse_exec(tpg_fields *sf, const tpg_yaml_node *n, step *s)
 		tpg_fields *e = tpg_fields_sub(sf, n, "exec");
 		if (!e)
 			return;
-		if (!tpg_fields_has(e, "command"))
+		const tpg_yaml_node *cmd = tpg_fields_take(e, "command");
+		if (!cmd)
 			tpg_fields_error(e, NULL, NULL, "missing required key 'command'");
+		shell_line = cmd && cmd->type == TPG_YAML_SCALAR;
 		tpg_fields_strlist(e, "command", &s->command);
 		tpg_fields_str(e, "user", false, &s->user);
 		tpg_fields_strlist(e, "env", &s->env);
@@ -199,8 +202,10 @@ static void parse_exec(tpg_fields *sf, const tpg_yaml_node *n, step *s)
 		tpg_pred_parse(e, "expect", &tpg_dc_proc_ops, &s->pctx, &s->expect);
 		tpg_fields_end(e);
 	}
-	if (s->command.len == 1) {
-		/* One string: a shell command line, as in a Dockerfile's shell form. */
+	if (s->command.len == 0 && !tpg_fields_errors(sf))
+		tpg_fields_error(sf, n, "exec", "give the command to run");
+	if (shell_line && s->command.len == 1) {
+		/* A string: a shell command line, as in a Dockerfile's shell form. */
 		char *line = s->command.items[0];
 		s->command.items[0] = NULL;
 		s->command.len = 0;
