@@ -228,6 +228,13 @@ int tpg_textmatch_eval(const tpg_textmatch *m, const char *text, size_t len, con
 		default:
 			ok = false;
 		}
+		if (!ok && (c->op == OP_CONTAINS || c->op == OP_MATCHES) && !multiline && len <= 160 &&
+		    len > 0) {
+			/* A short value that lacks something: show it. */
+			tpg_buf_puts(&one, " (it is ");
+			tpg_quote_excerpt(&one, text, len, 160);
+			tpg_buf_putc(&one, ')');
+		}
 		if (!ok) {
 			tpg_buf_puts(why, tpg_buf_cstr(&one));
 			tpg_buf_free(&one);
