@@ -119,6 +119,19 @@ int tpg_class_run(const tpg_class_opts *o, const tpg_roster *roster, tpg_gradebo
  * ref and deadline). Caller frees. */
 char *tpg_class_student_key(const tpg_class_opts *o, const tpg_student *s);
 
+/*
+ * `tpgrade merge`: combines the output folders `src` of sharded runs into
+ * `out` (which exists; may be one of them): rows in roster order, each
+ * student from the folder of its shard (the latest graded if several),
+ * its files copied; writes the grade book. *gb_out (caller frees, also on
+ * failure when not NULL) is the merged book; *missing counts students no
+ * folder graded. TPG_ENOTFOUND/TPG_EPARSE for a folder without a valid
+ * class.json, TPG_EINVAL for folders of different specs, TPG_EIO when
+ * writing fails.
+ */
+int tpg_class_merge(char *const *src, int nsrc, const char *out, bool gradescope,
+                    tpg_gradebook **gb_out, size_t *missing, tpg_err *err);
+
 /* Per-student files from a state and a report: results.json for Gradescope
  * (also for an error row, with the message), written atomically. */
 int tpg_class_write_gradescope(const char *dir, const tpg_class_state *st, tpg_err *err);

@@ -101,17 +101,22 @@ run "$TPGRADE" class --help
 assert_status 0
 assert_contains "$OUT" "--shard K/N"
 
-# One run per output folder.
-if command -v flock >/dev/null; then
-    flock "$d/o1/.lock" sleep 5 &
-    lockpid=$!
-    at_exit kill "$lockpid"
-    sleep 0.3
-    run "$TPGRADE" class --out "$d/o1" "$spec" "$d/excel.csv"
-    assert_status 2
-    assert_contains "$ERR" "another tpgrade class is writing to"
-    kill "$lockpid" 2>/dev/null || true
-fi
+# One run per output folder: a lock held by one process (python3).
+python3 - "$d/o1/.lock" "$d/locked" <<'PY' &
+import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+lockpid=$!
+at_exit kill "$lockpid"
+wait_until "$(scaled 10)" test -e "$d/locked" || fail "could not take the lock"
+run "$TPGRADE" class --out "$d/o1" "$spec" "$d/excel.csv"
+assert_status 2
+assert_contains "$ERR" "another tpgrade class is writing to"
+kill "$lockpid"
+wait "$lockpid" 2>/dev/null || true
 
 # -------------------------------------------------------------------- merge
 run "$TPGRADE" merge
@@ -124,6 +129,13 @@ cp "$spec" "$d/other-spec.yaml"
 printf '# changed\n' >>"$d/other-spec.yaml"
 run "$TPGRADE" class -q --out "$d/o7" "$d/other-spec.yaml" "$d/excel.csv"
 assert_status 0
+# A spec that changed regrades everyone; the same spec again regrades nobody.
+run "$TPGRADE" class -q --out "$d/o1" "$spec" "$d/excel.csv"
+assert_contains "$OUT" "This run: 0 graded, 2 unchanged"
+run "$TPGRADE" class -q --out "$d/o1" "$d/other-spec.yaml" "$d/excel.csv"
+assert_contains "$OUT" "This run: 2 graded, 0 unchanged"
 run "$TPGRADE" merge --out "$d/m" "$d/o1" "$d/o7"
+assert_status 0
+run "$TPGRADE" merge --out "$d/m" "$d/o2" "$d/o7"
 assert_status 2
 assert_contains "$ERR" "was graded with another spec"

@@ -155,7 +155,7 @@ pending=$(grep -c ',pending,' "$TEST_TMP/intr/grades.csv" || true)
 assert_eq "$((39 - done_before))" "$pending" "pending rows in the interrupted grade book"
 assert_eq true "$(json_get "$TEST_TMP/intr/summary.json" run.interrupted)"
 ls -A "$TEST_TMP/intr"/*/.staging >/dev/null 2>&1 && fail "staging left by the interrupted run"
-pgrep -f -- "--out $TEST_TMP/intr" >/dev/null && fail "children still running after the interruption"
+pgrep -f -- "$TEST_TMP/intr" >/dev/null && fail "children still running after the interruption"
 class_run intr -j 2
 assert_status 1 "the resumed run"
 # Finished students are not graded again; the others are.
@@ -165,10 +165,26 @@ assert_eq "$((39 - done_before))" "$(( $(summary_run intr graded) + $(summary_ru
 diff <(normalized_csv intr) <(normalized_csv ref1) >"$TEST_TMP/r.diff" ||
     fail "resumed grade book differs: $(head -20 "$TEST_TMP/r.diff")"
 
+# ------------------------------------------------- the per-student deadline
+# A child stuck on a server that never answers (with a long git timeout) is
+# stopped by the per-student limit; the class goes on.
+{ head -1 "$CLASS_ROSTER"; grep -E '^(hung|s002),' "$CLASS_ROSTER"; } >"$TEST_TMP/slow.csv"
+t0=$(date +%s)
+"$TPGRADE" class -j 2 --out "$TEST_TMP/slow" --token "$CLASS_TOKEN" --git-timeout 120 \
+    --student-timeout "$(scaled 2)" --grace 2 "$CLASS_SPEC" "$TEST_TMP/slow.csv" \
+    >"$TEST_TMP/slow.log" 2>&1 </dev/null && STATUS=0 || STATUS=$?
+assert_status 1 "a class with a student stopped by the time limit"
+[ $(($(date +%s) - t0)) -lt "$(scaled 30)" ] || fail "the per-student limit did not stop the child"
+assert_eq timeout "$(state_field slow hung failure)"
+assert_contains "$(csv_field slow hung message)" "per-student time limit"
+assert_eq graded "$(csv_field slow s002 status)"
+pgrep -f -- "$TEST_TMP/slow" >/dev/null && fail "a stopped child is still running"
+
 # -------------------------------------------------------------- the token
 all_outputs=$(cat "$TEST_TMP"/*.log)
+[ -n "$all_outputs" ] || fail "no console output collected"
 assert_not_contains "$all_outputs" "$CLASS_TOKEN" "the token in the console output"
-if grep -rlF -- "$CLASS_TOKEN" "$TEST_TMP/ref1" "$TEST_TMP/ref4" "$TEST_TMP/intr" >"$TEST_TMP/leak" 2>/dev/null; then
+if grep -rlF -- "$CLASS_TOKEN" "$TEST_TMP/ref1" "$TEST_TMP/ref4" "$TEST_TMP/intr" "$TEST_TMP/slow" >"$TEST_TMP/leak" 2>/dev/null; then
     fail "the token is in $(head -3 "$TEST_TMP/leak")"
 fi
 note "token absent from $(find "$TEST_TMP/ref1" "$TEST_TMP/ref4" "$TEST_TMP/intr" -type f | wc -l) files and the console output"
