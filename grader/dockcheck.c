@@ -399,7 +399,9 @@ static void *parse_proc_leaf(tpg_fields *f, void *ctx)
 
 static int eval_text(const tpg_textmatch *m, const tpg_buf *b, const char *name, tpg_buf *why)
 {
-	int rc = tpg_textmatch_eval(m, tpg_buf_cstr(b), b->len, name, why);
+	/* A tail buffer settles on reading: take the text before its length. */
+	const char *text = tpg_buf_cstr(b);
+	int rc = tpg_textmatch_eval(m, text, b->len, name, why);
 	if (rc == 0 && b->truncated) {
 		char sz[32];
 		tpg_buf_printf(why, " (only its last %s were kept)",

@@ -123,8 +123,10 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 		proc.oom_killed = json_is_true(json_object_get(json_object_get(info, "State"),
 		                                               "OOMKilled"));
 	json_decref(info);
-	if (proc.all.len || proc.all.truncated)
-		tpg_result_output(res, tpg_buf_cstr(&proc.all), proc.all.len);
+	if (proc.all.len || proc.all.truncated) {
+		const char *text = tpg_buf_cstr(&proc.all);   /* settles the tail first */
+		tpg_result_output(res, text, proc.all.len);
+	}
 
 	if (rc == TPG_ETIMEOUT) {
 		tpg_result_fail(res, "the container did not exit within %s: it was killed",
