@@ -231,7 +231,7 @@ static int eval_healthcheck(const leaf *l, const subject *s, tpg_buf *why)
 	}
 	if (l->hc_present_given && !l->flag) {
 		char *j = tpg_dc_json(test);
-		tpg_buf_printf(why, "the image has a HEALTHCHECK (%s)", j);
+		tpg_buf_printf(why, "the image has a HEALTHCHECK (%.200s%s)", j, strlen(j) > 200 ? "..." : "");
 		free(j);
 		return 0;
 	}
@@ -240,7 +240,7 @@ static int eval_healthcheck(const leaf *l, const subject *s, tpg_buf *why)
 	int ok = 1;
 	if (l->text) {
 		char *j = tpg_dc_json(test);
-		char *what = tpg_xasprintf("its test %s", j);
+		char *what = tpg_xasprintf("its test %.200s%s", j, strlen(j) > 200 ? "..." : "");
 		ok = tpg_textmatch_eval(l->text, j, strlen(j), "its test", &inner);
 		if (ok == 0) {
 			tpg_buf_clear(&inner);
@@ -284,8 +284,9 @@ static int eval_leaf(const void *p, void *subj, tpg_buf *why)
 	case L_CMD: {
 		const json_t *v = json_object_get(cfg, l->type == L_CMD ? "Cmd" : "Entrypoint");
 		text = tpg_dc_json(v);
-		char *what = tpg_xasprintf("%s %s", l->type == L_CMD ? "CMD" : "ENTRYPOINT",
-		                           *text ? text : "(none)");
+		/* Student-controlled: shown shortened. */
+		char *what = tpg_xasprintf("%s %.200s%s", l->type == L_CMD ? "CMD" : "ENTRYPOINT",
+		                           *text ? text : "(none)", strlen(text) > 200 ? "..." : "");
 		rc = tpg_textmatch_eval(l->text, text, strlen(text), what, why);
 		free(what);
 		free(text);
@@ -302,8 +303,9 @@ static int eval_leaf(const void *p, void *subj, tpg_buf *why)
 			return 0;
 		}
 		bool shell = looks_shell_form(v);
-		tpg_buf_printf(why, "%s %s is in %s form", l->type == L_CMD_FORM ? "CMD" : "ENTRYPOINT",
-		               text, shell ? "shell" : "exec");
+		tpg_buf_printf(why, "%s %.200s%s is in %s form",
+		               l->type == L_CMD_FORM ? "CMD" : "ENTRYPOINT", text,
+		               strlen(text) > 200 ? "..." : "", shell ? "shell" : "exec");
 		free(text);
 		return shell != l->flag;
 	}
