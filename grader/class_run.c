@@ -125,12 +125,27 @@ static void probe_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 		  prefix_of(ref, prev.tip ? prev.tip : prev.commit)) ||
 		 (pr.kind == TPG_PROBE_FAILED && !graded && prev.failure &&
 		  strcmp(prev.failure, pr.failure) == 0));
+	/* The server did not answer this time: the last grade stays, said. */
+	bool unknown = graded && pr.kind == TPG_PROBE_FAILED &&
+	               tpg_class_failure_is_transient(pr.failure);
 	if (have)
 		tpg_class_state_clear(&prev);
 	j->pid = 0;
 	if (unchanged) {
 		tpg_gradebook_load_row(r->gb, row, r->o->out_dir);
 		tpg_class_finish_row(r, row, TPG_GB_RUN_UNCHANGED, secs, "unchanged");
+		tpg_probe_clear(&pr);
+	} else if (unknown) {
+		tpg_gradebook_load_row(r->gb, row, r->o->out_dir);
+		char *msg = tpg_xasprintf("not checked for new commits this run (%s: %s)%s%s",
+		                          pr.failure, pr.message ? pr.message : "",
+		                          row->message && *row->message ? "; " : "",
+		                          row->message ? row->message : "");
+		free(row->message);
+		row->message = msg;
+		char *what = tpg_xasprintf("kept, not checked: %s", pr.failure);
+		tpg_class_finish_row(r, row, TPG_GB_RUN_UNCHANGED, secs, what);
+		free(what);
 		tpg_probe_clear(&pr);
 	} else if (pr.kind == TPG_PROBE_FAILED) {
 		tpg_class_record_error(r, row, key, pr.failure, pr.message, NULL, secs, -1, false);

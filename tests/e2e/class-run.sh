@@ -188,3 +188,15 @@ if grep -rlF -- "$CLASS_TOKEN" "$TEST_TMP/ref1" "$TEST_TMP/ref4" "$TEST_TMP/intr
     fail "the token is in $(head -3 "$TEST_TMP/leak")"
 fi
 note "token absent from $(find "$TEST_TMP/ref1" "$TEST_TMP/ref4" "$TEST_TMP/intr" -type f | wc -l) files and the console output"
+
+# ------------------------------------------------ the servers go away
+# Students whose server does not answer keep their grade, with a note.
+"$REPO_ROOT/tests/env/git-server.sh" stop "$CLASS_SRV"
+class_run ref1 -j 2
+assert_status 1
+assert_eq 0 "$(summary_run ref1 graded)" "nothing graded while the servers are down"
+assert_eq graded "$(csv_field ref1 s001 status)"
+assert_eq 4 "$(csv_field ref1 s001 score)"
+assert_contains "$(csv_field ref1 s001 message)" "not checked for new commits this run (host unreachable"
+assert_not_contains "$(csv_field ref1 s002 message)" "not checked" "a local repository is checked"
+assert_contains "$(cat "$TEST_TMP/ref1.log")" "s003: 5/8 (kept, not checked: host unreachable"
