@@ -13,15 +13,27 @@ void tpg_buf_init_capped(tpg_buf *b, size_t limit, bool keep_tail)
 	b->keep_tail = keep_tail;
 }
 
+/* Makes room for `extra` more bytes (and the NUL) after data+len. */
 static void reserve(tpg_buf *b, size_t extra)
 {
-	size_t need = b->len + extra + 1;
+	size_t off = b->data ? (size_t)(b->data - b->base) : 0;
+	size_t need = off + b->len + extra + 1;
 	if (need <= b->cap)
 		return;
+	if (off > 0) {
+		/* Slide the kept tail back to the start before growing. */
+		memmove(b->base, b->data, b->len + 1);
+		b->data = b->base;
+		off = 0;
+		need = b->len + extra + 1;
+		if (need <= b->cap)
+			return;
+	}
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	b->data = tpg_xrealloc(b->data, cap);
+	b->base = tpg_xrealloc(b->base, cap);
+	b->data = b->base;
 	b->cap = cap;
 }
 
@@ -29,42 +41,50 @@ void tpg_buf_append(tpg_buf *b, const void *data, size_t n)
 {
 	const char *src = data;
 
-	if (n == 0) {
-		if (!b->data) {
-			reserve(b, 0);
-			b->data[0] = '\0';
-		}
-		return;
+	if (!b->data) {
+		reserve(b, 0);
+		b->data[0] = '\0';
 	}
+	if (n == 0)
+		return;
 	if (b->limit && !b->keep_tail && b->len + n > b->limit) {
 		size_t room = b->limit > b->len ? b->limit - b->len : 0;
 		b->dropped += n - room;
 		b->truncated = true;
 		n = room;
+		if (n == 0)
+			return;
 	}
-	if (b->limit && b->keep_tail && n >= b->limit) {
-		/* The new data alone fills the cap: keep its tail only. */
-		b->dropped += b->len + (n - b->limit);
-		b->truncated = true;
-		b->len = 0;
-		src += n - b->limit;
-		n = b->limit;
+	if (b->limit && b->keep_tail) {
+		if (n >= b->limit) {
+			/* The new data alone fills the cap: keep its tail only. */
+			b->dropped += b->len + (n - b->limit);
+			b->truncated = true;
+			b->data = b->base;
+			b->len = 0;
+			src += n - b->limit;
+			n = b->limit;
+		} else if (b->len + n > b->limit) {
+			/* Drop the oldest bytes by moving the start forward. */
+			size_t drop = b->len + n - b->limit;
+			b->data += drop;
+			b->len -= drop;
+			b->dropped += drop;
+			b->truncated = true;
+		}
+		/* Room for two caps: sliding back happens at most once per
+		 * `limit` bytes appended, so appends stay amortised O(1). */
+		if (b->cap < 2 * b->limit + 1) {
+			size_t off = (size_t)(b->data - b->base);
+			b->base = tpg_xrealloc(b->base, 2 * b->limit + 1);
+			b->cap = 2 * b->limit + 1;
+			b->data = b->base + off;
+		}
 	}
 	reserve(b, n);
 	memcpy(b->data + b->len, src, n);
 	b->len += n;
 	b->data[b->len] = '\0';
-	if (b->limit && b->keep_tail && b->len > b->limit) {
-		/* Compact lazily so appends stay amortised O(1). */
-		if (b->len >= 2 * b->limit || b->len - b->limit > 65536) {
-			size_t drop = b->len - b->limit;
-			memmove(b->data, b->data + drop, b->limit);
-			b->len = b->limit;
-			b->data[b->len] = '\0';
-			b->dropped += drop;
-			b->truncated = true;
-		}
-	}
 }
 
 void tpg_buf_puts(tpg_buf *b, const char *s)
@@ -105,32 +125,18 @@ void tpg_buf_printf(tpg_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Tail-mode buffers may hold more than `limit` between compactions. */
-static void settle_tail(tpg_buf *b)
-{
-	if (b->limit && b->keep_tail && b->len > b->limit) {
-		size_t drop = b->len - b->limit;
-		memmove(b->data, b->data + drop, b->limit);
-		b->len = b->limit;
-		b->data[b->len] = '\0';
-		b->dropped += drop;
-		b->truncated = true;
-	}
-}
-
 void tpg_buf_clear(tpg_buf *b)
 {
 	b->len = 0;
 	b->truncated = false;
 	b->dropped = 0;
+	b->data = b->base;
 	if (b->data)
 		b->data[0] = '\0';
 }
 
 const char *tpg_buf_cstr(const tpg_buf *b)
 {
-	if (b->limit && b->keep_tail && b->len > b->limit)
-		settle_tail((tpg_buf *)b);
 	return b->data ? b->data : "";
 }
 
@@ -138,8 +144,9 @@ char *tpg_buf_detach(tpg_buf *b)
 {
 	char *p;
 
-	settle_tail(b);
-	p = b->data ? b->data : tpg_xstrdup("");
+	if (b->data && b->data != b->base)
+		memmove(b->base, b->data, b->len + 1);
+	p = b->base ? b->base : tpg_xstrdup("");
 	size_t limit = b->limit;
 	bool tail = b->keep_tail;
 	memset(b, 0, sizeof(*b));
@@ -150,7 +157,7 @@ char *tpg_buf_detach(tpg_buf *b)
 
 void tpg_buf_free(tpg_buf *b)
 {
-	free(b->data);
+	free(b->base);
 	size_t limit = b->limit;
 	bool tail = b->keep_tail;
 	memset(b, 0, sizeof(*b));

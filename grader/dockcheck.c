@@ -397,9 +397,25 @@ static void *parse_proc_leaf(tpg_fields *f, void *ctx)
 	return l;
 }
 
+/* Appends ": <the last line of stderr>" - usually the error that explains
+ * an exit code ("/bin/sh: 1: [/usr/games/cowsay: not found"). */
+static void last_line(const tpg_buf *err, tpg_buf *why)
+{
+	size_t end = err->len;
+	while (end > 0 && (err->data[end - 1] == '\n' || err->data[end - 1] == '\r' ||
+	                   err->data[end - 1] == ' '))
+		end--;
+	if (end == 0)
+		return;
+	size_t start = end;
+	while (start > 0 && err->data[start - 1] != '\n')
+		start--;
+	tpg_buf_puts(why, ": ");
+	tpg_quote_excerpt(why, err->data + start, end - start, 200);
+}
+
 static int eval_text(const tpg_textmatch *m, const tpg_buf *b, const char *name, tpg_buf *why)
 {
-	/* A tail buffer settles on reading: take the text before its length. */
 	const char *text = tpg_buf_cstr(b);
 	int rc = tpg_textmatch_eval(m, text, b->len, name, why);
 	if (rc == 0 && b->truncated) {
@@ -431,6 +447,7 @@ static int eval_proc_leaf(const void *p, void *subj, tpg_buf *why)
 				tpg_dc_range_describe(&l->code, &one);
 				if (s->oom_killed)
 					tpg_buf_puts(&one, " (killed: out of memory)");
+				last_line(&s->err, &one);
 				rc = 0;
 			}
 		}
@@ -507,6 +524,7 @@ int tpg_dc_proc_grade(const tpg_pred *expect, const tpg_dc_proc_ctx *ctx, tpg_dc
 			else
 				tpg_buf_printf(why, "%s exited with code %d, expected 0%s", p->what,
 				               p->exit_code, p->oom_killed ? " (killed: out of memory)" : "");
+			last_line(&p->err, why);
 			return 0;
 		}
 	}

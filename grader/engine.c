@@ -206,7 +206,6 @@ static void fill_report_check(tpg_run *run, size_t idx, tpg_report_check *rc)
 		if (res->output.truncated)
 			tpg_buf_printf(&out, "[... %zu earlier bytes not kept ...]\n", res->output.dropped);
 		/* Container output may hold NULs: keep its true length. */
-		tpg_buf_cstr(&res->output);
 		tpg_buf_append(&out, res->output.data, res->output.len);
 		rc->output_len = out.len;
 		rc->output = tpg_buf_detach(&out);

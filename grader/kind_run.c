@@ -124,7 +124,7 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 		                                               "OOMKilled"));
 	json_decref(info);
 	if (proc.all.len || proc.all.truncated) {
-		const char *text = tpg_buf_cstr(&proc.all);   /* settles the tail first */
+		const char *text = tpg_buf_cstr(&proc.all);
 		tpg_result_output(res, text, proc.all.len);
 	}
 

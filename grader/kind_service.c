@@ -503,7 +503,7 @@ static void show_logs(tpg_docker *dk, const char *id, tpg_buf *out)
 	if (tpg_docker_container_logs_cb(dk, id, false, tpg_now_ms() + AFTER_MS, tpg_dc_proc_feed,
 	                                 &p, NULL) == 0 && (p.all.len || p.all.truncated)) {
 		tpg_buf_printf(out, "--- container logs%s ---\n", p.all.truncated ? " (end)" : "");
-		const char *text = tpg_buf_cstr(&p.all);   /* settles the tail first */
+		const char *text = tpg_buf_cstr(&p.all);
 		tpg_buf_append(out, text, p.all.len);
 		if (p.all.len && text[p.all.len - 1] != '\n')
 			tpg_buf_putc(out, '\n');
@@ -797,7 +797,7 @@ static int step_exec(step_ctx *x, const step *st, tpg_buf *why)
 		tpg_buf_free(&inner);
 		if (ok != 1 && (p.all.len || p.all.truncated)) {
 			tpg_buf_printf(&x->extra, "--- output of `%s` ---\n", cmd);
-			const char *text = tpg_buf_cstr(&p.all);   /* settles the tail first */
+			const char *text = tpg_buf_cstr(&p.all);
 			tpg_buf_append(&x->extra, text, p.all.len);
 			if (p.all.len && text[p.all.len - 1] != '\n')
 				tpg_buf_putc(&x->extra, '\n');
@@ -837,7 +837,7 @@ static int step_logs(step_ctx *x, const step *st, tpg_buf *why)
 			return rc == TPG_ENOTFOUND ? 0 : rc;
 		}
 		tpg_buf one = TPG_BUF_INIT;
-		const char *text = tpg_buf_cstr(&p.all);   /* settles the tail first */
+		const char *text = tpg_buf_cstr(&p.all);
 		int m = tpg_textmatch_eval(st->logs, text, p.all.len, "the logs", &one);
 		tpg_dc_proc_free(&p);
 		if (m != 0 || within <= 0 || tpg_now_ms() + POLL_MS * 2 > deadline) {

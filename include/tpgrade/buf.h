@@ -12,14 +12,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * Invariants, after every call: data[0..len) is the kept text, data[len] is
+ * '\0', len <= limit (when limit is set), and `dropped` counts every byte
+ * not kept. Fields are read directly; only buf.c writes them. In tail mode
+ * `data` moves forward inside the allocation (`base`) instead of copying
+ * on each append, so dropping the oldest bytes stays cheap.
+ */
 typedef struct tpg_buf {
 	char *data;       /* NUL-terminated; NULL until the first append */
 	size_t len;
-	size_t cap;
+	size_t cap;       /* bytes allocated at base */
 	size_t limit;     /* 0 = no cap */
 	bool keep_tail;   /* over the cap: drop oldest bytes instead of newest */
 	bool truncated;   /* some bytes were dropped */
 	size_t dropped;   /* how many */
+	char *base;       /* the allocation (data == base except in tail mode) */
 } tpg_buf;
 
 #define TPG_BUF_INIT {0}
@@ -34,7 +42,8 @@ void tpg_buf_printf(tpg_buf *b, const char *fmt, ...)
 void tpg_buf_vprintf(tpg_buf *b, const char *fmt, va_list ap);
 /* Empties the buffer, keeps the allocation, the limit and mode. */
 void tpg_buf_clear(tpg_buf *b);
-/* The contents as a C string ("" when empty); owned by the buffer. */
+/* The contents as a C string ("" when empty); owned by the buffer.
+ * Never changes the buffer. */
 const char *tpg_buf_cstr(const tpg_buf *b);
 /* Hands the (malloc'ed, NUL-terminated) contents to the caller and resets
  * the buffer. Never NULL. */
