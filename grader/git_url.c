@@ -1,5 +1,6 @@
 /* git_url.c - repository URLs: parsing, credentials out of sight, scrubbing. */
 #include "tpgrade/git_impl.h"
+#include "tpgrade/sanitize.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -320,31 +321,6 @@ void tpg_git_scrub_err(tpg_err *err, const tpg_strv *secrets)
 	free(m);
 }
 
-/* Length of a valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	unsigned int cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) { len = 2; cp = p[0] & 0x1f; }
-	else if ((p[0] & 0xf0) == 0xe0) { len = 3; cp = p[0] & 0x0f; }
-	else if ((p[0] & 0xf8) == 0xf0) { len = 4; cp = p[0] & 0x07; }
-	else return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 char *tpg_git_printable(const char *s, size_t max)
 {
 	tpg_buf b = TPG_BUF_INIT;
@@ -354,7 +330,7 @@ char *tpg_git_printable(const char *s, size_t max)
 	if (n > max)
 		n = max;
 	for (size_t i = 0; i < n;) {
-		size_t l = utf8_len(p + i, n - i);
+		size_t l = tpg_utf8_len((const char *)p + i, n - i, NULL);
 		if (l == 1 && p[i] >= 0x20 && p[i] != 0x7f && p[i] != '\\') {
 			tpg_buf_putc(&b, (char)p[i]);
 		} else if (l > 1) {

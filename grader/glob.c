@@ -14,6 +14,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tpgrade/glob.h"
+#include "tpgrade/sanitize.h"
 #include "tpgrade/buf.h"
 
 #include <pcre2.h>
@@ -61,37 +62,11 @@ char *tpg_path_clean(const char *path, bool *escapes)
 	return out;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when s does not start
- * one (stray continuation byte, overlong form, surrogate, past U+10FFFF). */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* Bytes of the character at s: a whole UTF-8 sequence, or one stray byte
  * (which pcre2_compile will then refuse with a message). */
 static size_t char_len(const char *s)
 {
-	size_t n = utf8_len((const unsigned char *)s);
+	size_t n = tpg_utf8_len(s, strlen(s), NULL);
 	return n ? n : 1;
 }
 
@@ -315,7 +290,7 @@ static char *remap_invalid_utf8(const char *path, size_t *outlen)
 	size_t i = 0, bad = 0, len = strlen(path);
 
 	while (i < len) {
-		size_t n = utf8_len(s + i);
+		size_t n = tpg_utf8_len((const char *)s + i, len - i, NULL);
 		if (n == 0) {
 			bad++;
 			n = 1;
@@ -327,7 +302,7 @@ static char *remap_invalid_utf8(const char *path, size_t *outlen)
 	char *out = tpg_xmalloc(len + 3 * bad + 1);
 	size_t o = 0;
 	for (i = 0; i < len;) {
-		size_t n = utf8_len(s + i);
+		size_t n = tpg_utf8_len((const char *)s + i, len - i, NULL);
 		if (n) {
 			memcpy(out + o, s + i, n);
 			o += n;

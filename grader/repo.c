@@ -4,6 +4,7 @@
  * The walk behind tpg_repo_glob is in repo_walk.c.
  */
 #include "tpgrade/repo.h"
+#include "tpgrade/sanitize.h"
 #include "tpgrade/glob.h"
 #include "repo_int.h"
 
@@ -27,40 +28,6 @@ struct tpg_repo {
 
 /* --- display helpers ---------------------------------------------------- */
 
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-static unsigned long utf8_decode(const unsigned char *s, size_t n)
-{
-	if (n == 1)
-		return s[0];
-	unsigned long cp = s[0] & (0x7F >> n);
-	for (size_t i = 1; i < n; i++)
-		cp = (cp << 6) | (s[i] & 0x3F);
-	return cp;
-}
-
 /* C1 controls and the bidi overrides/isolates that can make a name read
  * differently from what it is. */
 static bool invisible_codepoint(unsigned long cp)
@@ -76,13 +43,14 @@ char *tpg_repo_path_display(const char *path)
 
 	tpg_buf_append(&b, "", 0);
 	while (*s) {
-		size_t n = utf8_len(s);
+		uint32_t cp32;
+		size_t n = tpg_utf8_len((const char *)s, strlen((const char *)s), &cp32);
 		if (n == 0) {
 			tpg_buf_printf(&b, "\\x%02x", *s);
 			s++;
 			continue;
 		}
-		unsigned long cp = utf8_decode(s, n);
+		unsigned long cp = cp32;
 		if (cp == '\n')
 			tpg_buf_puts(&b, "\\n");
 		else if (cp == '\t')

@@ -56,6 +56,18 @@ size_t tpg_sanitize_decode(const char *str, size_t len, uint32_t *cp)
 	return need + 1;
 }
 
+size_t tpg_utf8_len(const char *s, size_t len, uint32_t *cp)
+{
+	uint32_t v;
+	size_t n = tpg_sanitize_decode(s, len, &v);
+	/* U+FFFD from an invalid sequence, not one written as EF BF BD. */
+	if (v == 0xFFFD && !(n == 3 && (unsigned char)s[0] == 0xEF))
+		return 0;
+	if (cp)
+		*cp = v;
+	return n;
+}
+
 bool tpg_sanitize_is_utf8(const char *s, size_t len)
 {
 	size_t i = 0;

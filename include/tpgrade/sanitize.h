@@ -28,6 +28,10 @@
  * always makes progress and resynchronises on the next lead byte.
  */
 size_t tpg_sanitize_decode(const char *s, size_t len, uint32_t *cp);
+/* Length (1-4) of the valid UTF-8 sequence at s[0..len) (len > 0), with its
+ * code point in *cp (may be NULL); 0 when s does not start a valid one. The
+ * one UTF-8 validator of the project: everything else builds on it. */
+size_t tpg_utf8_len(const char *s, size_t len, uint32_t *cp);
 
 /* True when s[0..len) is valid UTF-8 without NUL bytes. */
 bool tpg_sanitize_is_utf8(const char *s, size_t len);
