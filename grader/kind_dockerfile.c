@@ -20,7 +20,6 @@
 #include <string.h>
 
 #define DEFAULT_MAX_SIZE (1LL << 20)
-#define MAX_REPORTED 5
 
 /* ---- Configuration ------------------------------------------------------ */
 
@@ -869,22 +868,13 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	const df_cfg *c = cfgp;
 	const char *lang = tpg_run_lang(run);
 	tpg_strv cands = TPG_STRV_INIT;
-	tpg_err err = {0};
 	tpg_buf rejected = TPG_BUF_INIT;
 	size_t nrejected = 0;
 	bool decided = false;
 	TPG_UNUSED(check);
 
-	int rc = tpg_locate_candidates(run, &c->loc, &cands, &err);
-	if (rc < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else if (rc == TPG_EINVAL)
-			tpg_result_fail(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if (tpg_locate_list(run, &c->loc, &cands, res) < 0)
 		return;
-	}
 	for (size_t i = 0; i < cands.len && !decided; i++) {
 		subject s;
 		tpg_buf why = TPG_BUF_INIT;
@@ -901,7 +891,7 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 			tpg_buf_clear(&why);
 			ok = tpg_pred_eval(c->where, &df_ops, &s, lang, &why);
 		}
-		if (ok == 0 && !decided && nrejected++ < MAX_REPORTED)
+		if (ok == 0 && !decided && nrejected++ < TPG_LOCATE_MAX_REPORTED)
 			tpg_buf_printf(&rejected, "\n  - %s", tpg_buf_cstr(&why));
 		if (ok > 0) {
 			tpg_buf_clear(&why);
@@ -928,25 +918,8 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 		tpg_buf_free(&why);
 		subject_free(&s);
 	}
-	if (!res->status_set) {
-		const char *custom = tpg_l10n_pick(&c->loc.none_message, lang);
-		char *what = tpg_locate_describe(&c->loc);
-		tpg_buf msg = TPG_BUF_INIT;
-		if (custom)
-			tpg_buf_printf(&msg, "%s\n", custom);
-		if (cands.len == 0)
-			tpg_buf_printf(&msg, "no Dockerfile in the repository matches %s", what);
-		else
-			tpg_buf_printf(&msg, "none of the %zu Dockerfiles found (%s) qualifies:%s%s",
-			               cands.len, what, tpg_buf_cstr(&rejected),
-			               nrejected > MAX_REPORTED ? "\n  - ..." : "");
-		if (c->loc.skip_if_none)
-			tpg_result_skip(res, "%s", tpg_buf_cstr(&msg));
-		else
-			tpg_result_fail(res, "%s", tpg_buf_cstr(&msg));
-		tpg_buf_free(&msg);
-		free(what);
-	}
+	if (!res->status_set)
+		tpg_locate_none(&c->loc, &cands, &rejected, nrejected, "Dockerfiles", lang, res);
 	tpg_buf_free(&rejected);
 	tpg_strv_free(&cands);
 }

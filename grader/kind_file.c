@@ -13,7 +13,6 @@
 #include <string.h>
 
 #define DEFAULT_MAX_SIZE (1LL << 20)
-#define MAX_REPORTED 5
 
 typedef enum { T_FILE, T_DIR, T_ANY } want_type;
 
@@ -334,55 +333,19 @@ static void run_absent(tpg_run *run, const file_cfg *c, const tpg_strv *cands, t
 	free(what);
 }
 
-/* Nothing qualified: fail (or skip, with if-none: skip) saying why. */
-static void report_none(const file_cfg *c, const tpg_strv *cands, const tpg_buf *rejected,
-                        size_t nrejected, const char *lang, tpg_result *res)
-{
-	const char *custom = tpg_l10n_pick(&c->loc.none_message, lang);
-	char *what = tpg_locate_describe(&c->loc);
-	tpg_buf msg = TPG_BUF_INIT;
-
-	if (custom)
-		tpg_buf_printf(&msg, "%s\n", custom);
-	if (c->loc.path.text)
-		tpg_buf_puts(&msg, tpg_buf_cstr(rejected) + 5);   /* the one reason, without "\n  - " */
-	else if (cands->len == 0)
-		tpg_buf_printf(&msg, "nothing in the repository matches %s", what);
-	else
-		tpg_buf_printf(&msg, "none of the %zu candidates (%s) qualifies:%s%s", cands->len, what,
-		               tpg_buf_cstr(rejected), nrejected > MAX_REPORTED ? "\n  - ..." : "");
-	if (c->loc.path.text && cands->len == 1)
-		tpg_result_file(res, cands->items[0], 0);
-	if (c->loc.skip_if_none)
-		tpg_result_skip(res, "%s", tpg_buf_cstr(&msg));
-	else
-		tpg_result_fail(res, "%s", tpg_buf_cstr(&msg));
-	tpg_buf_free(&msg);
-	free(what);
-}
-
 static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tpg_result *res)
 {
 	const file_cfg *c = cfgp;
 	const char *lang = tpg_run_lang(run);
 	tpg_strv cands = TPG_STRV_INIT;
-	tpg_err err = {0};
 	tpg_buf rejected = TPG_BUF_INIT;   /* why candidates were passed over */
 	tpg_buf failures = TPG_BUF_INIT;   /* all-mode: who failed `expect` */
 	size_t nrejected = 0, nselected = 0, npassed = 0;
 	bool decided = false;
 	TPG_UNUSED(check);
 
-	int rc = tpg_locate_candidates(run, &c->loc, &cands, &err);
-	if (rc < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else if (rc == TPG_EINVAL)
-			tpg_result_fail(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if (tpg_locate_list(run, &c->loc, &cands, res) < 0)
 		return;
-	}
 	if (!c->exists) {
 		run_absent(run, c, &cands, res);
 		tpg_strv_free(&cands);
@@ -398,7 +361,7 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 			ok = tpg_pred_eval(c->where, &file_ops, &s, lang, &why);
 		}
 		bool selected = ok > 0;
-		if (ok == 0 && nrejected++ < MAX_REPORTED)
+		if (ok == 0 && nrejected++ < TPG_LOCATE_MAX_REPORTED)
 			tpg_buf_printf(&rejected, "\n  - %s", tpg_buf_cstr(&why));
 		if (selected) {
 			nselected++;
@@ -439,7 +402,7 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	}
 
 	if (!decided && !res->status_set && nselected == 0) {
-		report_none(c, &cands, &rejected, nrejected, lang, res);
+		tpg_locate_none(&c->loc, &cands, &rejected, nrejected, "candidates", lang, res);
 	} else if (!decided && c->all) {
 		char *what = tpg_locate_describe(&c->loc);
 		if (npassed == nselected)

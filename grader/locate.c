@@ -151,6 +151,48 @@ int tpg_locate_candidates(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tp
 	return 0;
 }
 
+int tpg_locate_list(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tpg_result *res)
+{
+	tpg_err err = {0};
+	int rc = tpg_locate_candidates(run, loc, out, &err);
+	if (rc == 0)
+		return 0;
+	if (rc == TPG_ENOTFOUND)
+		tpg_result_skip(res, "%s", err.msg);
+	else if (rc == TPG_EINVAL)
+		tpg_result_fail(res, "%s", err.msg);
+	else
+		tpg_result_error(res, "%s", err.msg);
+	return -1;
+}
+
+void tpg_locate_none(const tpg_locate *loc, const tpg_strv *cands, const tpg_buf *rejected,
+                     size_t nrejected, const char *noun, const char *lang, tpg_result *res)
+{
+	const char *custom = tpg_l10n_pick(&loc->none_message, lang);
+	char *what = tpg_locate_describe(loc);
+	tpg_buf msg = TPG_BUF_INIT;
+
+	if (custom)
+		tpg_buf_printf(&msg, "%s\n", custom);
+	if (loc->path.text && rejected->len > 5)
+		tpg_buf_puts(&msg, tpg_buf_cstr(rejected) + 5);   /* the one reason, without "\n  - " */
+	else if (cands->len == 0)
+		tpg_buf_printf(&msg, "nothing in the repository matches %s", what);
+	else
+		tpg_buf_printf(&msg, "none of the %zu %s (%s) qualifies:%s%s", cands->len, noun, what,
+		               tpg_buf_cstr(rejected),
+		               nrejected > TPG_LOCATE_MAX_REPORTED ? "\n  - ..." : "");
+	if (loc->path.text && cands->len == 1)
+		tpg_result_file(res, cands->items[0], 0);
+	if (loc->skip_if_none)
+		tpg_result_skip(res, "%s", tpg_buf_cstr(&msg));
+	else
+		tpg_result_fail(res, "%s", tpg_buf_cstr(&msg));
+	tpg_buf_free(&msg);
+	free(what);
+}
+
 char *tpg_locate_describe(const tpg_locate *loc)
 {
 	if (loc->path.text)

@@ -40,6 +40,25 @@ int tpg_locate_parse(tpg_fields *f, bool dirs, tpg_locate *out);
  * check), a path escaping the repository (TPG_EINVAL), interruption.
  */
 int tpg_locate_candidates(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tpg_err *err);
+/* How many rejected candidates a report lists (the others are "..."). */
+#define TPG_LOCATE_MAX_REPORTED 5
+
+/*
+ * tpg_locate_candidates with its errors turned into the check's result:
+ * an unset `${found.*}` skips the check, a path leaving the repository
+ * fails it, anything else is an error. Returns 0, or -1 when res is set.
+ */
+int tpg_locate_list(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tpg_result *res);
+/*
+ * Nothing qualified: fails the check (skips it with if-none: skip), with
+ * the author's if-none-message first, then what was looked at and why the
+ * candidates were passed over. `rejected` holds one "\n  - <why>" line per
+ * candidate (at most TPG_LOCATE_MAX_REPORTED), `nrejected` counts them all;
+ * `noun` names what was searched ("candidates", "Dockerfiles").
+ */
+void tpg_locate_none(const tpg_locate *loc, const tpg_strv *cands, const tpg_buf *rejected,
+                     size_t nrejected, const char *noun, const char *lang, tpg_result *res);
+
 /* "cowsay/Dockerfile" or "**\/Dockerfile (found by search)" for messages. */
 char *tpg_locate_describe(const tpg_locate *loc);
 void tpg_locate_free(tpg_locate *loc);
