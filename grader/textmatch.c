@@ -229,8 +229,9 @@ int tpg_textmatch_eval(const tpg_textmatch *m, const char *text, size_t len, con
 			ok = false;
 		}
 		if (!ok && (c->op == OP_CONTAINS || c->op == OP_MATCHES) && !multiline && len <= 160 &&
-		    len > 0) {
-			/* A short value that lacks something: show it. */
+		    len > 0 && !strstr(what, text)) {
+			/* A short value that lacks something: show it (unless the
+			 * caller's description already does). */
 			tpg_buf_puts(&one, " (it is ");
 			tpg_quote_excerpt(&one, text, len, 160);
 			tpg_buf_putc(&one, ')');
