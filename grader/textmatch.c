@@ -229,7 +229,7 @@ int tpg_textmatch_eval(const tpg_textmatch *m, const char *text, size_t len, con
 			ok = false;
 		}
 		if (!ok && (c->op == OP_CONTAINS || c->op == OP_MATCHES) && !multiline && len <= 160 &&
-		    len > 0 && !strstr(what, text)) {
+		    len > 0 && !memmem(what, strlen(what), text, len)) {
 			/* A short value that lacks something: show it (unless the
 			 * caller's description already does). */
 			tpg_buf_puts(&one, " (it is ");
