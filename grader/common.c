@@ -183,6 +183,35 @@ char *tpg_xasprintf(const char *fmt, ...)
 	return p;
 }
 
+const char *tpg_format_size(long long bytes, char *buf, size_t bufsize)
+{
+	static const char *const units[] = {"KB", "MB", "GB", "TB", "PB", "EB"};
+
+	if (!buf || bufsize == 0)
+		return "";
+	if (bytes < 1024) {
+		snprintf(buf, bufsize, "%lld byte%s", bytes, bytes == 1 ? "" : "s");
+		return buf;
+	}
+	double v = (double)bytes / 1024.0;
+	size_t u = 0;
+	while (v >= 1024.0 && u + 1 < TPG_ARRAY_LEN(units)) {
+		v /= 1024.0;
+		u++;
+	}
+	/* Rounding must not print "1024 KB" or "10.0 MB" style values that
+	 * belong to the next unit or format. */
+	if (v >= 1023.5 && u + 1 < TPG_ARRAY_LEN(units)) {
+		v /= 1024.0;
+		u++;
+	}
+	if (v < 9.95)
+		snprintf(buf, bufsize, "%.1f %s", v, units[u]);
+	else
+		snprintf(buf, bufsize, "%.0f %s", v, units[u]);
+	return buf;
+}
+
 long long tpg_now_ms(void)
 {
 	struct timespec ts;

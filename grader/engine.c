@@ -457,8 +457,3 @@ void tpg_engine_opts_free(tpg_engine_opts *opts)
 	tpg_strv_free(&opts->tags);
 	tpg_strv_free(&opts->skip_tags);
 }
-
-const char *tpg_run_label_key(void)
-{
-	return "tpgrade.run";
-}

@@ -349,17 +349,6 @@ size_t tpg_sanitize_tail(const char *s, size_t len, size_t max)
 	return off;
 }
 
-void tpg_sanitize_human_size(size_t bytes, char *buf, size_t n)
-{
-	if (bytes < 1024)
-		snprintf(buf, n, "%zu byte%s", bytes, bytes == 1 ? "" : "s");
-	else if (bytes < 1024 * 1024)
-		snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
-	else if (bytes < (size_t)1024 * 1024 * 1024)
-		snprintf(buf, n, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
-	else
-		snprintf(buf, n, "%.1f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
-}
 
 /* Moves a head cut back to just after a newline when one is in the last half. */
 static size_t head_at_line(const char *s, size_t n)
@@ -416,7 +405,7 @@ char *tpg_sanitize_clip(const char *s, size_t len, size_t max)
 	toff = tail_at_line(tail.data, tail.len, toff);
 
 	size_t kept = hn + (tail.len - toff);
-	tpg_sanitize_human_size(len > kept ? len - kept : 0, size, sizeof(size));
+	tpg_format_size((long long)(len > kept ? len - kept : 0), size, sizeof(size));
 	tpg_buf_append(&out, head.data, hn);
 	if (hn > 0 && head.data[hn - 1] != '\n')
 		tpg_buf_putc(&out, '\n');

@@ -215,7 +215,5 @@ int tpg_run_docker(tpg_run *run, tpg_docker **out, tpg_err *err);
 /* The builder asked for on the command line (--builder): "auto",
  * "buildkit" or "classic"; NULL when not given. Borrowed. */
 const char *tpg_run_builder(tpg_run *run);
-/* The label every Docker object of this run carries: "tpgrade.run" = id. */
-const char *tpg_run_label_key(void);
 
 #endif

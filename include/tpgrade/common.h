@@ -83,6 +83,10 @@ char *tpg_xvasprintf(const char *fmt, va_list ap);
 #define TPG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define TPG_UNUSED(x) ((void)(x))
 
+/* "512 bytes", "512 KB", "1.0 MB", "1.0 GB" (units of 1024). Writes into
+ * buf (32 bytes are always enough) and returns it. */
+const char *tpg_format_size(long long bytes, char *buf, size_t bufsize);
+
 /* Monotonic clock in milliseconds; deadlines are absolute values of it. */
 long long tpg_now_ms(void);
 /* Wall clock as seconds since the epoch, with sub-second precision. */

@@ -133,9 +133,6 @@ int tpg_repo_glob(tpg_repo *repo, const char *pattern, const tpg_repo_glob_opts 
  */
 bool tpg_repo_path_is_safe(const char *rel, const char **why);
 
-/* "512 bytes", "512 KB", "1.0 MB", "1.0 GB" (units of 1024). Writes into
- * buf (32 bytes are always enough) and returns it. */
-const char *tpg_format_size(long long bytes, char *buf, size_t bufsize);
 
 /* `path` with control characters, backslashes and invalid UTF-8 escaped
  * ("a\nb" -> "a\\nb", 0xff -> "\\xff"); malloc'ed. */

@@ -74,8 +74,6 @@ size_t tpg_sanitize_truncate(const char *s, size_t len, size_t max);
  * start inside a UTF-8 sequence. */
 size_t tpg_sanitize_tail(const char *s, size_t len, size_t max);
 
-/* Writes "512 bytes", "3.4 KiB", "9.5 MiB" into buf. */
-void tpg_sanitize_human_size(size_t bytes, char *buf, size_t n);
 
 /*
  * Caps s[0..len) to `max` bytes: when longer, keeps the head (a quarter)

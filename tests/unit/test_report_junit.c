@@ -301,7 +301,7 @@ static void test_junit_big_output_truncated(void **state)
 	assert_case_sizes(xml);
 	assert_xpath_contains(p, "string((//testcase)[2]/system-out)", "BEGIN\n");
 	assert_xpath_contains(p, "string((//testcase)[2]/system-out)", "END\n");
-	assert_xpath_contains(p, "string((//testcase)[2]/system-out)", " MiB truncated ...]");
+	assert_xpath_contains(p, "string((//testcase)[2]/system-out)", " MB truncated ...]");
 	free(xml);
 	free(p);
 	tpg_report_free(r);

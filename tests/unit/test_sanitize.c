@@ -153,14 +153,12 @@ static void test_human_size(void **state)
 {
 	(void)state;
 	char b[32];
-	tpg_sanitize_human_size(1, b, sizeof(b));
-	assert_string_equal(b, "1 byte");
-	tpg_sanitize_human_size(512, b, sizeof(b));
-	assert_string_equal(b, "512 bytes");
-	tpg_sanitize_human_size(3 * 1024 + 512, b, sizeof(b));
-	assert_string_equal(b, "3.5 KiB");
-	tpg_sanitize_human_size((size_t)(9.5 * 1024 * 1024), b, sizeof(b));
-	assert_string_equal(b, "9.5 MiB");
+	assert_string_equal(tpg_format_size(1, b, sizeof(b)), "1 byte");
+	assert_string_equal(tpg_format_size(512, b, sizeof(b)), "512 bytes");
+	assert_string_equal(tpg_format_size(3 * 1024 + 512, b, sizeof(b)), "3.5 KB");
+	assert_string_equal(tpg_format_size((long long)(9.5 * 1024 * 1024), b, sizeof(b)), "9.5 MB");
+	assert_string_equal(tpg_format_size(1023LL * 1024 * 1024, b, sizeof(b)), "1023 MB");
+	assert_string_equal(tpg_format_size(1LL << 30, b, sizeof(b)), "1.0 GB");
 }
 
 static void test_clip_small_is_identity(void **state)
@@ -198,7 +196,7 @@ static void test_clip_big_output(void **state)
 	assert_true(tpg_sanitize_is_utf8(c, strlen(c)));
 	assert_non_null(strstr(c, "FIRST LINE\n"));
 	assert_non_null(strstr(c, "LAST LINE\n"));
-	assert_non_null(strstr(c, "\n[... 9.9 MiB truncated ...]\n"));
+	assert_non_null(strstr(c, "\n[... 9.9 MB truncated ...]\n"));
 	/* Cut at line boundaries: the marker is preceded by a full line. */
 	const char *m = strstr(c, "[...");
 	assert_true(m > c && m[-1] == '\n');
