@@ -33,7 +33,6 @@ typedef struct builder {
 	size_t depth, stack_cap;
 	anchor *anchors;
 	size_t nanchors, cap_anchors;
-	size_t *sizes;           /* unfolded size per node, parallel to doc->all */
 	size_t total;            /* unfolded nodes so far */
 	bool failed;
 } builder;
@@ -56,6 +55,28 @@ static void diag_at(builder *b, int line, int col, const char *fmt, ...)
 	b->failed = true;
 }
 
+static size_t sat_add(size_t a, size_t x, size_t cap)
+{
+	return (a > cap || x > cap - a) ? cap + 1 : a + x;
+}
+
+/* Counts `more` nodes toward the unfolded size of the document: each node
+ * written once when it is created, and an alias for every node it repeats.
+ * Returns false (after reporting) past the cap. */
+static bool count_nodes(builder *b, size_t more, int line, int col)
+{
+	size_t cap = b->lim->max_nodes;
+
+	b->total = sat_add(b->total, more, cap);
+	if (b->total > cap) {
+		if (!b->failed)
+			diag_at(b, line, col, "the document expands to more than %zu nodes "
+			        "(aliases repeated too often?): refused", cap);
+		return false;
+	}
+	return true;
+}
+
 static tpg_yaml_node *new_node(builder *b, tpg_yaml_type type, const yaml_mark_t *mark,
                                const yaml_char_t *tag)
 {
@@ -70,40 +91,20 @@ static tpg_yaml_node *new_node(builder *b, tpg_yaml_type type, const yaml_mark_t
 	if (doc->nall >= doc->capall) {
 		doc->capall = doc->capall ? doc->capall * 2 : 64;
 		doc->all = tpg_xreallocarray(doc->all, doc->capall, sizeof(*doc->all));
-		b->sizes = tpg_xreallocarray(b->sizes, doc->capall, sizeof(*b->sizes));
 	}
-	b->sizes[doc->nall] = 1;
+	n->unfolded = 1;
+	count_nodes(b, 1, n->line, n->col);
 	doc->all[doc->nall++] = n;
 	return n;
 }
 
-static size_t node_index(builder *b, const tpg_yaml_node *n)
-{
-	/* Anchored nodes are few: a linear search keeps the struct small. */
-	for (size_t i = b->doc->nall; i-- > 0;)
-		if (b->doc->all[i] == n)
-			return i;
-	return 0;
-}
-
-static size_t sat_add(size_t a, size_t x, size_t cap)
-{
-	return (a > cap || x > cap - a) ? cap + 1 : a + x;
-}
 
 /* Attaches a finished node (size `sz` unfolded) to the open container, or
  * makes it the root. */
-static void attach(builder *b, tpg_yaml_node *n, size_t sz, int line, int col)
+static void attach(builder *b, tpg_yaml_node *n, size_t sz)
 {
 	size_t cap = b->lim->max_nodes;
 
-	b->total = sat_add(b->total, sz, cap);
-	if (b->total > cap && !b->failed) {
-		diag_at(b, line, col,
-		        "the document expands to more than %zu nodes (aliases repeated too often?): refused",
-		        cap);
-		return;
-	}
 	if (b->depth == 0) {
 		if (!b->doc->root)
 			b->doc->root = n;
@@ -241,8 +242,8 @@ static void pop(builder *b)
 	if (n->type == TPG_YAML_MAP) {
 		finish_map(b, n);  /* turns items into pairs; n becomes pair count */
 	}
-	b->sizes[node_index(b, n)] = f.size;
-	attach(b, n, f.size, n->line, n->col);
+	n->unfolded = f.size;
+	attach(b, n, f.size);
 }
 
 static void on_scalar(builder *b, const yaml_event_t *ev)
@@ -254,7 +255,7 @@ static void on_scalar(builder *b, const yaml_event_t *ev)
 	n->value[n->len] = '\0';
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	add_anchor(b, ev->data.scalar.anchor, n);
-	attach(b, n, 1, n->line, n->col);
+	attach(b, n, 1);
 }
 
 static void on_alias(builder *b, const yaml_event_t *ev)
@@ -271,7 +272,8 @@ static void on_alias(builder *b, const yaml_event_t *ev)
 		diag_at(b, line, col, "alias '*%s' refers to a node that contains it (recursive)", name);
 		return;
 	}
-	attach(b, ref, b->sizes[node_index(b, ref)], line, col);
+	if (count_nodes(b, ref->unfolded, line, col))
+		attach(b, ref, ref->unfolded);
 }
 
 static void problem(builder *b, yaml_parser_t *p)
@@ -367,8 +369,6 @@ int tpg_yaml_parse(const char *name, const char *data, size_t len,
 		free(b.anchors[i].name);
 	free(b.anchors);
 	free(b.stack);
-	free(b.sizes);
-	b.sizes = NULL;
 	if (b.failed) {
 		tpg_yaml_free(b.doc);
 		return TPG_EPARSE;

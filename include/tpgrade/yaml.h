@@ -32,6 +32,7 @@ struct tpg_yaml_node {
 	char *tag;                /* explicit tag (e.g. "!regex"), NULL when none */
 	tpg_yaml_node **items;    /* SEQ: `n` items; MAP: `n` pairs as items[2i]=key, items[2i+1]=value */
 	size_t n;
+	size_t unfolded;          /* nodes it stands for once aliases are unfolded (itself included) */
 };
 
 typedef struct tpg_yaml_limits {

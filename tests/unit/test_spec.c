@@ -267,6 +267,28 @@ static void test_billion_laughs(void **state)
 	tpg_buf_free(&b);
 }
 
+static void test_many_aliases_are_linear(void **state)
+{
+	(void)state;
+	/* 100000 aliases of one early anchor: resolving each must not search
+	 * the whole document (it once did, which made this quadratic). */
+	tpg_buf b = TPG_BUF_INIT;
+	tpg_buf_puts(&b, "tp: t\ntitle: T\nx-one: &one 1\nx-many: [");
+	for (int i = 0; i < 100000; i++)
+		tpg_buf_puts(&b, i ? ", *one" : "*one");
+	tpg_buf_puts(&b, "]\nsuites: []\n");
+	tpg_diags d = TPG_DIAGS_INIT;
+	long long t0 = tpg_now_ms();
+	tpg_spec *s = load(tpg_buf_cstr(&b), &d, NULL);
+	if (!s)
+		tpg_diags_print(&d, stderr);
+	assert_non_null(s);
+	assert_true(tpg_now_ms() - t0 < 3000);
+	tpg_spec_free(s);
+	tpg_diags_free(&d);
+	tpg_buf_free(&b);
+}
+
 static void test_not_yaml(void **state)
 {
 	(void)state;
@@ -365,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_found_not_allowed_in_regex),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_billion_laughs),
+		cmocka_unit_test(test_many_aliases_are_linear),
 		cmocka_unit_test(test_not_yaml),
 		cmocka_unit_test(test_duplicate_yaml_key),
 		cmocka_unit_test(test_merge_key),
