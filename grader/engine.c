@@ -331,22 +331,12 @@ const char *tpg_run_id(tpg_run *run)
 	return run->id;
 }
 
-const char *tpg_run_var(tpg_run *run, const char *name)
-{
-	const char *v = tpg_vars_get(&run->spec->vars, name);
-	return v ? v : getenv(name);
-}
 
 const char *tpg_run_builder(tpg_run *run)
 {
 	return run->opts->builder;
 }
 
-bool tpg_run_interrupted(tpg_run *run)
-{
-	TPG_UNUSED(run);
-	return tpg_interrupted();
-}
 
 void tpg_run_put(tpg_run *run, const char *key, void *ptr, void (*destroy)(void *ptr, tpg_run *run))
 {

@@ -1,7 +1,7 @@
 /* fields.c - how check kinds read their keys: typed, expanded, located. */
 #include "spec_internal.h"
-#include "tpgrade/glob.h"
 #include "tpgrade/regex.h"
+#include "tpgrade/repo.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -77,10 +77,6 @@ int tpg_fields_errors(const tpg_fields *f)
 	return f->errors;
 }
 
-const char *tpg_fields_path_str(const tpg_fields *f)
-{
-	return f->path;
-}
 
 static long find_key(const tpg_fields *f, const char *key)
 {
@@ -208,16 +204,12 @@ int tpg_fields_path(tpg_fields *f, const char *key, bool required, tpg_tmpl *out
 		return rc;
 	const tpg_yaml_node *n = tpg_yaml_get(f->map, key);
 	/* A dynamic path is checked when it is resolved, against the repo. */
-	if (!out->dynamic) {
-		bool escapes = false;
-		char *clean = tpg_path_clean(out->text, &escapes);
-		free(clean);
-		if (out->text[0] == '/' || escapes || out->text[0] == '\0') {
-			tpg_fields_error(f, n, key, "'%s' must be a path inside the repository (relative, "
-			                 "without '..' leading out of it)", out->text);
-			tpg_tmpl_free(out);
-			return -1;
-		}
+	const char *why = NULL;
+	if (!out->dynamic && !tpg_repo_path_is_safe(out->text, &why)) {
+		tpg_fields_error(f, n, key, "'%s' must be a path inside the repository (%s)", out->text,
+		                 why);
+		tpg_tmpl_free(out);
+		return -1;
 	}
 	return 1;
 }
@@ -489,41 +481,7 @@ int tpg_fields_regex_node(tpg_fields *f, const tpg_yaml_node *node, const char *
 	return 1;
 }
 
-int tpg_fields_regex(tpg_fields *f, const char *key, int regex_flags, tpg_regex **out)
-{
-	const tpg_yaml_node *n;
-	int rc = take_scalar(f, key, false, &n);
-	*out = NULL;
-	if (rc <= 0)
-		return rc;
-	return tpg_fields_regex_node(f, n, key, regex_flags, out);
-}
 
-int tpg_fields_glob(tpg_fields *f, const char *key, int glob_flags, tpg_glob **out)
-{
-	char *text;
-	tpg_err err = {0};
-	int rc = tpg_fields_str(f, key, false, &text);
-	*out = NULL;
-	if (rc <= 0)
-		return rc;
-	bool escapes = false;
-	char *clean = tpg_path_clean(text, &escapes);
-	free(clean);
-	if (text[0] == '/' || escapes) {
-		tpg_fields_error(f, tpg_yaml_get(f->map, key), key,
-		                 "'%s' must be a pattern inside the repository (relative, no '..')", text);
-		free(text);
-		return -1;
-	}
-	if (tpg_glob_compile(text, glob_flags, out, &err) < 0) {
-		tpg_fields_error(f, tpg_yaml_get(f->map, key), key, "%s", err.msg);
-		free(text);
-		return -1;
-	}
-	free(text);
-	return 1;
-}
 
 int tpg_fields_l10n(tpg_fields *f, const char *key, tpg_l10n *out)
 {

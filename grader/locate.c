@@ -81,21 +81,30 @@ static size_t depth_of(const char *p)
 	return d;
 }
 
-static bool any_glob(const tpg_strv *pats, int flags, const char *path, size_t *index)
+/* Compiled patterns of a list (NULL entries for ones that do not compile:
+ * they were reported when the spec was loaded). */
+static tpg_glob **compile_all(const tpg_strv *pats, int flags)
 {
-	for (size_t i = 0; i < pats->len; i++) {
-		tpg_glob *g = NULL;
-		if (tpg_glob_compile(pats->items[i], flags, &g, NULL) < 0)
-			continue;
-		bool m = tpg_glob_match(g, path);
-		tpg_glob_free(g);
-		if (m) {
-			if (index)
-				*index = i;
-			return true;
-		}
-	}
-	return false;
+	tpg_glob **g = tpg_xcalloc(pats->len ? pats->len : 1, sizeof(*g));
+	for (size_t i = 0; i < pats->len; i++)
+		tpg_glob_compile(pats->items[i], flags, &g[i], NULL);
+	return g;
+}
+
+static void free_all(tpg_glob **g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tpg_glob_free(g[i]);
+	free(g);
+}
+
+/* Index of the first pattern matching `path`, or n when none does. */
+static size_t first_match(tpg_glob *const *g, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i] && tpg_glob_match(g[i], path))
+			return i;
+	return n;
 }
 
 int tpg_locate_candidates(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tpg_err *err)
@@ -123,26 +132,32 @@ int tpg_locate_candidates(tpg_run *run, const tpg_locate *loc, tpg_strv *out, tp
 	memset(&opts, 0, sizeof(opts));
 	opts.glob_flags = flags;
 	opts.types = loc->dirs ? TPG_REPO_GLOB_DIRS : TPG_REPO_GLOB_FILES;
+	tpg_glob **exclude = compile_all(&loc->exclude, flags);
+	tpg_glob **prefer = compile_all(&loc->prefer, flags);
 	for (size_t i = 0; i < loc->globs.len; i++) {
 		tpg_strv one = TPG_STRV_INIT;
 		int rc = tpg_repo_glob(tpg_run_repo(run), loc->globs.items[i], &opts, &one, NULL, err);
 		if (rc < 0) {
 			tpg_strv_free(&found);
+			free_all(exclude, loc->exclude.len);
+			free_all(prefer, loc->prefer.len);
 			return rc;
 		}
 		for (size_t k = 0; k < one.len; k++)
-			if (!tpg_strv_contains(&found, one.items[k]) &&
-			    !any_glob(&loc->exclude, flags, one.items[k], NULL))
+			/* Several globs may list a path twice; one cannot. */
+			if ((i == 0 || !tpg_strv_contains(&found, one.items[k])) &&
+			    first_match(exclude, loc->exclude.len, one.items[k]) == loc->exclude.len)
 				tpg_strv_push(&found, one.items[k]);
 		tpg_strv_free(&one);
 	}
 	ranked *r = tpg_xcalloc(found.len ? found.len : 1, sizeof(*r));
 	for (size_t i = 0; i < found.len; i++) {
 		r[i].path = found.items[i];
-		r[i].prefer = loc->prefer.len;
-		any_glob(&loc->prefer, flags, r[i].path, &r[i].prefer);
+		r[i].prefer = first_match(prefer, loc->prefer.len, r[i].path);
 		r[i].depth = depth_of(r[i].path);
 	}
+	free_all(exclude, loc->exclude.len);
+	free_all(prefer, loc->prefer.len);
 	qsort(r, found.len, sizeof(*r), cmp_ranked);
 	for (size_t i = 0; i < found.len; i++)
 		tpg_strv_push_owned(out, r[i].path);

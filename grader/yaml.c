@@ -394,10 +394,6 @@ const tpg_yaml_node *tpg_yaml_root(const tpg_yaml_doc *doc)
 	return doc->root;
 }
 
-const char *tpg_yaml_name(const tpg_yaml_doc *doc)
-{
-	return doc->name;
-}
 
 void tpg_yaml_free(tpg_yaml_doc *doc)
 {

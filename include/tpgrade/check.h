@@ -28,7 +28,6 @@ typedef struct tpg_run tpg_run;
 typedef struct tpg_fields tpg_fields;
 typedef struct tpg_result tpg_result;
 typedef struct tpg_regex tpg_regex;
-typedef struct tpg_glob tpg_glob;
 typedef struct tpg_repo tpg_repo;
 typedef struct tpg_docker tpg_docker;
 
@@ -112,8 +111,6 @@ int tpg_fields_size(tpg_fields *f, const char *key, long long *bytes);
 int tpg_fields_enum(tpg_fields *f, const char *key, const char *const *choices, int *out);
 /* A string or a list of strings. */
 int tpg_fields_strlist(tpg_fields *f, const char *key, tpg_strv *out);
-int tpg_fields_regex(tpg_fields *f, const char *key, int regex_flags, tpg_regex **out);
-int tpg_fields_glob(tpg_fields *f, const char *key, int glob_flags, tpg_glob **out);
 int tpg_fields_l10n(tpg_fields *f, const char *key, tpg_l10n *out);
 
 /* The raw node of `key` (marked known), NULL when absent. */
@@ -141,8 +138,6 @@ void tpg_fields_error(tpg_fields *f, const tpg_yaml_node *node, const char *key,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Number of errors reported through this accessor so far. */
 int tpg_fields_errors(const tpg_fields *f);
-/* The key path of this accessor ("suites[0].checks[3]"); borrowed. */
-const char *tpg_fields_path_str(const tpg_fields *f);
 /* Expands spec variables in a scalar node; error reported at the node. */
 int tpg_fields_expand(tpg_fields *f, const tpg_yaml_node *node, const char *key, bool allow_found,
                       tpg_tmpl *out);
@@ -192,10 +187,6 @@ long long tpg_run_deadline(tpg_run *run);
 const char *tpg_run_lang(tpg_run *run);
 /* A short id unique to this run (lowercase hex), for names and labels. */
 const char *tpg_run_id(tpg_run *run);
-/* Value of a spec variable after --var and environment (borrowed). */
-const char *tpg_run_var(tpg_run *run, const char *name);
-/* True when the whole run was asked to stop (signal). */
-bool tpg_run_interrupted(tpg_run *run);
 
 /*
  * Objects a check leaves for later checks (a started service container,

@@ -54,7 +54,6 @@ typedef struct tpg_yaml_doc tpg_yaml_doc;
 int tpg_yaml_parse(const char *name, const char *data, size_t len,
                    const tpg_yaml_limits *limits, tpg_yaml_doc **out, tpg_diags *diags);
 const tpg_yaml_node *tpg_yaml_root(const tpg_yaml_doc *doc);
-const char *tpg_yaml_name(const tpg_yaml_doc *doc);
 void tpg_yaml_free(tpg_yaml_doc *doc);
 
 /* The value of `key` in a MAP node, NULL when absent or not a map. */
