@@ -57,31 +57,15 @@ bool tpg_cli_outputs_use_stdout(const tpg_cli_outputs *o)
 	       (o->gradescope && !strcmp(o->gradescope, "-"));
 }
 
-static int write_junit(FILE *out, void *ctx, tpg_err *err)
-{
-	return tpg_report_write_junit(ctx, out, err);
-}
-
-static int write_json(FILE *out, void *ctx, tpg_err *err)
-{
-	return tpg_report_write_json(ctx, out, err);
-}
-
-static int write_gradescope(FILE *out, void *ctx, tpg_err *err)
-{
-	return tpg_report_write_gradescope(ctx, out, err);
-}
-
 int tpg_cli_write_outputs(const tpg_cli_outputs *o, const tpg_report *report)
 {
 	struct {
 		const char *path;
 		tpg_write_fn fn;
-		const char *what;
 	} outs[] = {
-		{ o->junit, write_junit, "JUnit report" },
-		{ o->json, write_json, "JSON report" },
-		{ o->gradescope, write_gradescope, "Gradescope results" },
+		{ o->junit, tpg_report_junit_fn },
+		{ o->json, tpg_report_json_fn },
+		{ o->gradescope, tpg_report_gradescope_fn },
 	};
 	int rc = 0;
 	for (size_t i = 0; i < TPG_ARRAY_LEN(outs); i++) {

@@ -46,12 +46,14 @@ static int cmp_diag(const void *a, const void *b)
 		return x->line < y->line ? -1 : 1;
 	if (x->col != y->col)
 		return x->col < y->col ? -1 : 1;
-	/* qsort is not stable: fall back to insertion order via address */
-	return x < y ? -1 : (x > y);
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
 void tpg_diags_sort(tpg_diags *d)
 {
+	/* qsort is not stable: `seq` keeps same-place diagnostics in order. */
+	for (size_t i = 0; i < d->len; i++)
+		d->items[i].seq = i;
 	if (d->len > 1)
 		qsort(d->items, d->len, sizeof(d->items[0]), cmp_diag);
 }

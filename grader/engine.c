@@ -148,6 +148,18 @@ static char *blocked_by(tpg_run *run, const tpg_check *c)
 	return NULL;
 }
 
+/* Every report line says which file it graded: a check that grades what
+ * another one found (an image built from a Dockerfile, a container of that
+ * image) names the file of the first such check, unless it named one. */
+static void inherit_file(tpg_run *run, const tpg_check *c, tpg_result *res)
+{
+	for (size_t k = 0; k < c->uses.len && !res->file; k++) {
+		long w = tpg_spec_index(run->spec, c->uses.items[k]);
+		if (w >= 0 && run->results[w].file)
+			tpg_result_file(res, run->results[w].file, 0);
+	}
+}
+
 static void run_one(tpg_run *run, size_t idx)
 {
 	const tpg_spec *spec = run->spec;
@@ -171,6 +183,7 @@ static void run_one(tpg_run *run, size_t idx)
 		run->deadline = tpg_now_ms() + c->timeout_ms;
 		c->kind->run(c, c->cfg, run, res);
 		run->current = NULL;
+		inherit_file(run, c, res);
 		if (!res->status_set)
 			tpg_result_error(res, "internal error: the %s check set no result", c->kind->name);
 		if (res->status == TPG_STATUS_FAILED && tpg_now_ms() > run->deadline &&

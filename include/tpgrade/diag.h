@@ -15,6 +15,7 @@ typedef struct tpg_diag {
 	int line, col;  /* 1-based; 0 when unknown */
 	char *path;     /* key path ("suites[0].checks[3].points"), may be "" */
 	char *msg;
+	size_t seq;     /* order of addition (tpg_diags_sort keeps it for ties) */
 } tpg_diag;
 
 typedef struct tpg_diags {
@@ -29,7 +30,7 @@ void tpg_diags_add(tpg_diags *d, const char *file, int line, int col,
 	__attribute__((format(printf, 6, 7)));
 /* One line per diagnostic: "file:line:col: error: path: msg". */
 void tpg_diags_print(const tpg_diags *d, FILE *out);
-/* Sorts by file, line, column (stable), so output follows the file. */
+/* Sorts by file, line, column (ties keep their order), so output follows the file. */
 void tpg_diags_sort(tpg_diags *d);
 void tpg_diags_free(tpg_diags *d);
 
