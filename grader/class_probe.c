@@ -4,22 +4,18 @@
  * `tpgrade grade --class-info` child reports back (the commit its ref
  * pointed to, the commit graded, why a fetch failed).
  *
- * It uses the git layer's internal URL parsing, scrubbing and error
- * classification (tpgrade/git_impl.h), so a probe and a fetch of the same
- * repository fail with the same failure name; the credentials are looked
- * for in the same order as grader/git_worker.c does.
+ * It uses the git layer's internals (tpgrade/git_impl.h): URL parsing,
+ * credentials (git_cred.c, the callback a fetch uses), scrubbing and error
+ * classification, so a probe and a fetch of the same repository
+ * authenticate alike and fail with the same failure name.
  */
 #include "tpgrade/class.h"
 #include "tpgrade/git_impl.h"
 
-#include <errno.h>
 #include <git2.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------ class info */
 
@@ -182,115 +178,27 @@ bool tpg_class_failure_is_transient(const char *failure)
 
 /* ----------------------------------------------------------------- probe */
 
+/* Why the credential callback stopped libgit2 (always an authentication
+ * failure); the first reason is the one reported. */
 typedef struct prober {
-	const tpg_git_opts *o;
-	const tpg_git_url *url;
-	const char *netrc_login, *netrc_password;
-	int calls;
-	bool gave_userpass, tried_key, tried_agent;
+	tpg_git_cred cred;
 	int code;
-	tpg_git_failure why;
 	tpg_err err;
 } prober;
-
-static int refuse(prober *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(prober *p, const char *fmt, ...)
-{
-	va_list ap;
-	if (!p->code) {
-		va_start(ap, fmt);
-		tpg_err_vset(&p->err, TPG_EAUTH, fmt, ap);
-		va_end(ap);
-		p->code = TPG_EAUTH;
-		p->why = TPG_GIT_FAIL_AUTH;
-	}
-	git_error_set_str(GIT_ERROR_CALLBACK, p->err.msg);
-	return GIT_EUSER;
-}
-
-static int probe_userpass(prober *p, git_credential **out)
-{
-	const tpg_git_opts *o = p->o;
-	const tpg_git_url *u = p->url;
-	const char *user = NULL, *pass = NULL;
-
-	if (p->gave_userpass)
-		return refuse(p, "authentication refused by %s (wrong token or password, or no "
-		              "access to this repository)", u->display);
-	if (o->token && o->token[0]) {
-		user = o->username ? o->username : u->user ? u->user
-			: p->netrc_login ? p->netrc_login : TPG_GIT_TOKEN_USER;
-		pass = o->token;
-	} else if (o->password) {
-		user = o->username ? o->username : u->user ? u->user : p->netrc_login;
-		pass = o->password;
-	} else if (u->password) {
-		user = u->user;
-		pass = u->password;
-	} else if (p->netrc_password) {
-		user = o->username ? o->username : u->user ? u->user
-			: p->netrc_login ? p->netrc_login : TPG_GIT_TOKEN_USER;
-		pass = p->netrc_password;
-	}
-	if (!pass)
-		return refuse(p, "%s requires authentication (the repository is private or does "
-		              "not exist) and no credentials were given (token, user/password or "
-		              "~/.netrc)", u->display);
-	if (!user || !user[0])
-		return refuse(p, "a password was given for %s but no user name", u->display);
-	p->gave_userpass = true;
-	if (git_credential_userpass_plaintext_new(out, user, pass) < 0)
-		return refuse(p, "cannot build credentials");
-	return 0;
-}
 
 static int probe_credentials(git_credential **out, const char *url, const char *url_user,
                              unsigned int allowed, void *payload)
 {
 	prober *p = payload;
-	const tpg_git_opts *o = p->o;
-
-	if (++p->calls > 6)
-		return refuse(p, "authentication refused by %s", p->url->display);
-	if (url && p->url->host) {
-		tpg_git_url u;
-		bool same = true;
-		if (tpg_git_url_parse(url, &u, NULL) == 0) {
-			same = !u.host || strcasecmp(u.host, p->url->host) == 0;
-			tpg_git_url_clear(&u);
-		}
-		if (!same)
-			return refuse(p, "%s redirected to another host that asks for credentials; "
-			              "not sending them", p->url->display);
+	tpg_err err = { 0 };
+	if (tpg_git_cred_acquire(&p->cred, out, url, url_user, allowed, &err) == 0)
+		return 0;
+	if (!p->code) {
+		p->code = err.code;
+		p->err = err;
 	}
-	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)
-		return probe_userpass(p, out);
-	const char *user = url_user && url_user[0] ? url_user : o->username ? o->username : "git";
-	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
-		if (o->ssh_key && o->ssh_key[0]) {
-			if (p->tried_key)
-				return refuse(p, "ssh authentication refused by %s for user '%s' with key %s",
-				              p->url->display, user, o->ssh_key);
-			p->tried_key = true;
-			char *pub = tpg_xasprintf("%s.pub", o->ssh_key);
-			int rc = git_credential_ssh_key_new(out, user, access(pub, R_OK) == 0 ? pub : NULL,
-			                                    o->ssh_key, o->ssh_passphrase);
-			free(pub);
-			return rc < 0 ? refuse(p, "cannot use the ssh key %s", o->ssh_key) : 0;
-		}
-		const char *sock = getenv("SSH_AUTH_SOCK");
-		if (p->tried_agent || !sock || !sock[0])
-			return refuse(p, "ssh authentication refused by %s for user '%s'",
-			              p->url->display, user);
-		p->tried_agent = true;
-		return git_credential_ssh_key_from_agent(out, user) < 0
-			? refuse(p, "cannot use the ssh agent") : 0;
-	}
-	if (allowed & GIT_CREDENTIAL_USERNAME)
-		return git_credential_username_new(out, user) < 0 ? refuse(p, "cannot build "
-		                                                          "credentials") : 0;
-	return refuse(p, "%s asks for an authentication method tpgrade does not support",
-	              p->url->display);
+	git_error_set_str(GIT_ERROR_CALLBACK, p->err.msg);
+	return GIT_EUSER;
 }
 
 static const git_remote_head *find_head(const git_remote_head **heads, size_t n,
@@ -386,15 +294,6 @@ static void pick(const tpg_git_opts *o, const tpg_git_url *url, const git_remote
 	}
 }
 
-static bool local_repository(const char *path)
-{
-	git_repository *repo = NULL;
-	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
-		return false;
-	git_repository_free(repo);
-	return true;
-}
-
 void tpg_class_probe(const tpg_git_opts *o, tpg_probe *out)
 {
 	tpg_git_url url;
@@ -402,7 +301,7 @@ void tpg_class_probe(const tpg_git_opts *o, tpg_probe *out)
 	tpg_strv secrets = TPG_STRV_INIT;
 	prober p;
 	git_remote *remote = NULL;
-	char *nrc = NULL, *nlogin = NULL, *npass = NULL;
+	char *nlogin = NULL, *npass = NULL;
 
 	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
@@ -410,51 +309,33 @@ void tpg_class_probe(const tpg_git_opts *o, tpg_probe *out)
 		set_failed(out, TPG_GIT_FAIL_INVALID, err.msg, &secrets);
 		return;
 	}
-	if (git_libgit2_init() < 0) {
-		set_failed(out, TPG_GIT_FAIL_OTHER, "cannot initialise libgit2", &secrets);
+	if (tpg_git_enter(&err) < 0) {
+		set_failed(out, TPG_GIT_FAIL_OTHER, err.msg, &secrets);
 		tpg_git_url_clear(&url);
 		return;
 	}
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-	const char *secret_list[] = { o->token, o->password, o->ssh_passphrase, url.password };
-	for (size_t i = 0; i < TPG_ARRAY_LEN(secret_list); i++)
-		if (secret_list[i] && secret_list[i][0])
-			tpg_strv_push(&secrets, secret_list[i]);
+	tpg_git_cred_prepare(o, &url, &secrets, &nlogin, &npass);
 
 	if (url.kind == TPG_GIT_URL_LOCAL) {
-		struct stat st;
-		bool exists = stat(url.fetch, &st) == 0;
-		int e = errno;
-		char *abs = exists && S_ISDIR(st.st_mode) ? realpath(url.fetch, NULL) : NULL;
-		if (!abs) {
-			char *msg = tpg_xasprintf("cannot grade %s: %s", url.display,
-			                          !exists ? strerror(e) : "not a folder");
-			set_failed(out, exists ? TPG_GIT_FAIL_INVALID : TPG_GIT_FAIL_NOT_FOUND, msg,
-			           &secrets);
-			free(msg);
+		char *abs = NULL;
+		tpg_git_failure why;
+		if (tpg_git_local_folder(&url, &abs, &why, &err) < 0) {
+			set_failed(out, why, err.msg, &secrets);
 			goto done;
 		}
-		if (!local_repository(abs)) {
+		if (!tpg_git_is_repository(abs)) {
 			out->kind = TPG_PROBE_NONE;
 			free(abs);
 			goto done;
 		}
 		free(url.fetch);
 		url.fetch = abs;
-	} else if (url.kind == TPG_GIT_URL_HTTP) {
-		const char *env = getenv("NETRC"), *home = getenv("HOME");
-		nrc = o->netrc ? (o->netrc[0] ? tpg_xstrdup(o->netrc) : NULL)
-		      : env && env[0] ? tpg_xstrdup(env)
-		      : home && home[0] ? tpg_xasprintf("%s/.netrc", home) : NULL;
-		if (nrc && tpg_git_netrc_lookup(nrc, url.host, &nlogin, &npass, NULL) == 0) {
-			p.netrc_login = nlogin;
-			p.netrc_password = npass;
-			tpg_strv_push(&secrets, npass);
-		}
 	}
 
-	p.o = o;
-	p.url = &url;
+	p.cred.opts = o;
+	p.cred.url = &url;
+	p.cred.netrc_login = nlogin;
+	p.cred.netrc_password = npass;
 	git_remote_connect_options co = GIT_REMOTE_CONNECT_OPTIONS_INIT;
 	co.callbacks.credentials = probe_credentials;
 	co.callbacks.payload = &p;
@@ -469,7 +350,7 @@ void tpg_class_probe(const tpg_git_opts *o, tpg_probe *out)
 	if (rc < 0) {
 		tpg_git_failure why = TPG_GIT_FAIL_OTHER;
 		if (p.code) {
-			why = p.why;
+			why = TPG_GIT_FAIL_AUTH;
 			err = p.err;
 		} else {
 			char *what = tpg_xasprintf("cannot fetch %s", url.display);
@@ -484,12 +365,8 @@ void tpg_class_probe(const tpg_git_opts *o, tpg_probe *out)
 		git_remote_disconnect(remote);
 	git_remote_free(remote);
 done:
-	free(nrc);
 	free(nlogin);
-	if (npass) {
-		explicit_bzero(npass, strlen(npass));
-		free(npass);
-	}
+	tpg_git_forget(npass);
 	tpg_strv_free(&secrets);
 	tpg_git_url_clear(&url);
 	git_libgit2_shutdown();

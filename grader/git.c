@@ -24,11 +24,12 @@
 #endif
 
 /*
- * libgit2 counts its init calls: every entry point takes one reference, so
+ * libgit2 counts its init calls: every entry point (tpg_git_enter, released
+ * with git_libgit2_shutdown) takes one reference, so
  * the module works even if the CLI forgot tpg_git_global_init, and the
  * reference that call takes keeps libgit2 set up between fetches.
  */
-static int enter_libgit2(tpg_err *err)
+int tpg_git_enter(tpg_err *err)
 {
 	int rc = git_libgit2_init();
 	if (rc < 0) {
@@ -44,7 +45,7 @@ static int enter_libgit2(tpg_err *err)
 
 int tpg_git_global_init(tpg_err *err)
 {
-	return enter_libgit2(err);
+	return tpg_git_enter(err);
 }
 
 void tpg_git_global_shutdown(void)
@@ -69,13 +70,31 @@ void tpg_git_checkout_free(tpg_git_checkout *co)
 	free(co);
 }
 
-static bool is_repository(const char *path)
+bool tpg_git_is_repository(const char *path)
 {
 	git_repository *repo = NULL;
 	if (git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return false;
 	git_repository_free(repo);
 	return true;
+}
+
+int tpg_git_local_folder(const tpg_git_url *u, char **abs, tpg_git_failure *why, tpg_err *err)
+{
+	struct stat st;
+
+	*abs = NULL;
+	*why = TPG_GIT_FAIL_NOT_FOUND;
+	if (stat(u->fetch, &st) < 0)
+		return tpg_err_errno(err, errno, "cannot grade %s", u->display);
+	if (!S_ISDIR(st.st_mode)) {
+		*why = TPG_GIT_FAIL_INVALID;
+		return tpg_err_set(err, TPG_EINVAL, "cannot grade %s: not a folder", u->display);
+	}
+	*abs = realpath(u->fetch, NULL);
+	if (!*abs)
+		return tpg_err_errno(err, errno, "cannot grade %s", u->display);
+	return 0;
 }
 
 int tpg_git_describe_local(const char *path, char **commit, char **commit_date,
@@ -88,7 +107,7 @@ int tpg_git_describe_local(const char *path, char **commit, char **commit_date,
 
 	*commit = NULL;
 	*commit_date = NULL;
-	if ((rc = enter_libgit2(err)) < 0)
+	if ((rc = tpg_git_enter(err)) < 0)
 		return rc;
 	rc = git_repository_open_ext(&repo, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 	if (rc < 0) {
@@ -245,17 +264,6 @@ static int run_worker(const tpg_git_job *job, tpg_git_result *res, tpg_err *err)
 
 /* ---- tpg_git_fetch ---- */
 
-static char *netrc_path(const tpg_git_opts *o)
-{
-	if (o->netrc)
-		return o->netrc[0] ? tpg_xstrdup(o->netrc) : NULL;
-	const char *env = getenv("NETRC");
-	if (env && env[0])
-		return tpg_xstrdup(env);
-	const char *home = getenv("HOME");
-	return home && home[0] ? tpg_xasprintf("%s/.netrc", home) : NULL;
-}
-
 static tpg_git_checkout *in_place(const char *abs, const tpg_git_opts *o)
 {
 	tpg_git_checkout *co = tpg_xcalloc(1, sizeof(*co));
@@ -279,7 +287,7 @@ int tpg_git_fetch_ex(const tpg_git_opts *o, tpg_git_checkout **out,
 	tpg_git_result res = { 0 };
 	tpg_strv secrets = TPG_STRV_INIT;
 	char *abs = NULL, *root = NULL, *gitdir = NULL, *workdir = NULL;
-	char *nrc = NULL, *nlogin = NULL, *npass = NULL;
+	char *nlogin = NULL, *npass = NULL;
 	tpg_git_failure w = TPG_GIT_FAIL_INVALID;
 	int rc;
 
@@ -293,18 +301,16 @@ int tpg_git_fetch_ex(const tpg_git_opts *o, tpg_git_checkout **out,
 			*why = TPG_GIT_FAIL_INVALID;
 		return rc;
 	}
-	if ((rc = enter_libgit2(err)) < 0) {
+	if ((rc = tpg_git_enter(err)) < 0) {
 		tpg_git_url_clear(&url);
 		if (why)
 			*why = TPG_GIT_FAIL_OTHER;
 		return rc;
 	}
-	const char *secret_list[] = { o->token, o->password, o->ssh_passphrase, url.password };
-	for (size_t i = 0; i < TPG_ARRAY_LEN(secret_list); i++)
-		if (secret_list[i] && secret_list[i][0])
-			tpg_strv_push(&secrets, secret_list[i]);
-
+	tpg_git_cred_prepare(o, &url, &secrets, &nlogin, &npass);
 	job.opts = o;
+	job.netrc_login = nlogin;
+	job.netrc_password = npass;
 	job.url = &url;
 	job.secrets = &secrets;
 	job.stop_ms = tpg_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : TPG_GIT_DEFAULT_TIMEOUT_MS);
@@ -319,25 +325,11 @@ int tpg_git_fetch_ex(const tpg_git_opts *o, tpg_git_checkout **out,
 	}
 
 	if (url.kind == TPG_GIT_URL_LOCAL) {
-		struct stat st;
-		if (stat(url.fetch, &st) < 0) {
-			w = TPG_GIT_FAIL_NOT_FOUND;
-			rc = tpg_err_errno(err, errno, "cannot grade %s", url.display);
+		if ((rc = tpg_git_local_folder(&url, &abs, &w, err)) < 0)
 			goto fail;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			rc = tpg_err_set(err, TPG_EINVAL, "cannot grade %s: not a folder", url.display);
-			goto fail;
-		}
-		abs = realpath(url.fetch, NULL);
-		if (!abs) {
-			w = TPG_GIT_FAIL_NOT_FOUND;
-			rc = tpg_err_errno(err, errno, "cannot grade %s", url.display);
-			goto fail;
-		}
 		free(url.display);
 		url.display = tpg_xstrdup(abs);
-		if (!is_repository(abs)) {
+		if (!tpg_git_is_repository(abs)) {
 			*out = in_place(abs, o);
 			rc = 0;
 			goto done;
@@ -353,11 +345,6 @@ int tpg_git_fetch_ex(const tpg_git_opts *o, tpg_git_checkout **out,
 		rc = tpg_err_set(err, TPG_EINVAL, "cannot fetch %s: this libgit2 has no https "
 			"support", url.display);
 		goto fail;
-	} else if (url.kind == TPG_GIT_URL_HTTP && (nrc = netrc_path(o)) &&
-		   tpg_git_netrc_lookup(nrc, url.host, &nlogin, &npass, NULL) == 0) {
-		job.netrc_login = nlogin;
-		job.netrc_password = npass;
-		tpg_strv_push(&secrets, npass);
 	}
 
 	if ((rc = tpg_git_mkdtemp(o->workdir_parent, &root, err)) < 0) {
@@ -408,12 +395,8 @@ done:
 	free(root);
 	free(gitdir);
 	free(workdir);
-	free(nrc);
 	free(nlogin);
-	if (npass) {
-		explicit_bzero(npass, strlen(npass));
-		free(npass);
-	}
+	tpg_git_forget(npass);
 	tpg_strv_free(&secrets);
 	git_libgit2_shutdown();
 	return rc;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,11 +23,8 @@ typedef struct worker {
 	int code;
 	tpg_git_failure why;
 	tpg_err err;
-	int cred_calls;
-	bool gave_userpass;
-	bool tried_key;
-	bool tried_agent;
-	const char *cred_user;   /* borrowed from the job, for messages */
+	tpg_git_cred cred;
+	bool noted_plain_http;
 	long long last_progress_ms;
 	bool resolving;
 } worker;
@@ -148,128 +144,18 @@ static int on_sideband(const char *str, int len, void *payload)
 	return check_stop(payload) < 0 ? GIT_EUSER : 0;
 }
 
-static bool same_host(const worker *w, const char *url)
-{
-	tpg_git_url u;
-	bool same = true;
-	if (!url || !w->job->url->host)
-		return true;
-	if (tpg_git_url_parse(url, &u, NULL) == 0) {
-		same = !u.host || strcasecmp(u.host, w->job->url->host) == 0;
-		tpg_git_url_clear(&u);
-	}
-	return same;
-}
-
-static int userpass(worker *w, git_credential **out)
-{
-	const tpg_git_opts *o = w->job->opts;
-	const tpg_git_url *u = w->job->url;
-	const char *user = NULL, *pass = NULL;
-
-	if (w->gave_userpass)
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"authentication refused by %s for user '%s' (wrong token or password, "
-			"or no access to this repository)", u->display, w->cred_user);
-	if (o->token && o->token[0]) {
-		user = o->username ? o->username : u->user ? u->user
-			: w->job->netrc_login ? w->job->netrc_login : TPG_GIT_TOKEN_USER;
-		pass = o->token;
-	} else if (o->password) {
-		user = o->username ? o->username : u->user ? u->user : w->job->netrc_login;
-		pass = o->password;
-	} else if (u->password) {
-		user = u->user;
-		pass = u->password;
-	} else if (w->job->netrc_password) {
-		user = o->username ? o->username : u->user ? u->user
-			: w->job->netrc_login ? w->job->netrc_login : TPG_GIT_TOKEN_USER;
-		pass = w->job->netrc_password;
-	}
-	if (!pass)
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"%s requires authentication (the repository is private or does not exist) "
-			"and no credentials were given (token, user/password or ~/.netrc)",
-			u->display);
-	if (!user || !user[0])
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"a password was given for %s but no user name", u->display);
-	if (!u->tls)
-		record(w, 'N', "credentials were sent over plain http (not https)");
-	w->gave_userpass = true;
-	w->cred_user = user;
-	if (git_credential_userpass_plaintext_new(out, user, pass) < 0)
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH, "cannot build credentials");
-	return 0;
-}
-
-static int sshkey(worker *w, git_credential **out, const char *user)
-{
-	const tpg_git_opts *o = w->job->opts;
-	const char *display = w->job->url->display;
-
-	if (o->ssh_key && o->ssh_key[0]) {
-		if (w->tried_key)
-			return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-				"ssh authentication refused by %s for user '%s' with key %s",
-				display, user, o->ssh_key);
-		if (access(o->ssh_key, R_OK) < 0)
-			return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-				"cannot read the ssh key %s: %s", o->ssh_key, strerror(errno));
-		w->tried_key = true;
-		char *pub = tpg_xasprintf("%s.pub", o->ssh_key);
-		int rc = git_credential_ssh_key_new(out, user,
-			access(pub, R_OK) == 0 ? pub : NULL, o->ssh_key, o->ssh_passphrase);
-		free(pub);
-		if (rc < 0)
-			return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-				"cannot use the ssh key %s", o->ssh_key);
-		return 0;
-	}
-	if (w->tried_agent)
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"ssh authentication refused by %s for user '%s' (keys of the ssh agent)",
-			display, user);
-	const char *sock = getenv("SSH_AUTH_SOCK");
-	if (!sock || !sock[0])
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"%s needs an ssh key: give one (ssh key option) or start an ssh agent "
-			"(SSH_AUTH_SOCK is not set)", display);
-	w->tried_agent = true;
-	if (git_credential_ssh_key_from_agent(out, user) < 0)
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH, "cannot use the ssh agent");
-	return 0;
-}
-
 static int on_credentials(git_credential **out, const char *url, const char *url_user,
 	unsigned int allowed, void *payload)
 {
 	worker *w = payload;
-	const tpg_git_opts *o = w->job->opts;
+	tpg_err err = { 0 };
+	int rc = tpg_git_cred_acquire(&w->cred, out, url, url_user, allowed, &err);
 
-	if (++w->cred_calls > 6)
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"authentication refused by %s", w->job->url->display);
-	/* A redirect may lead elsewhere: our credentials are for one host. */
-	if (!same_host(w, url))
-		return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-			"%s redirected to another host that asks for credentials; "
-			"not sending them", w->job->url->display);
-	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)
-		return userpass(w, out);
-
-	const char *user = url_user && url_user[0] ? url_user
-		: o->username ? o->username : "git";
-	if (allowed & GIT_CREDENTIAL_SSH_KEY)
-		return sshkey(w, out, user);
-	if (allowed & GIT_CREDENTIAL_USERNAME) {
-		if (git_credential_username_new(out, user) < 0)
-			return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH, "cannot build credentials");
-		return 0;
+	if (w->cred.plain_http && !w->noted_plain_http) {
+		w->noted_plain_http = true;
+		record(w, 'N', "credentials were sent over plain http (not https)");
 	}
-	return stash(w, TPG_EAUTH, TPG_GIT_FAIL_AUTH,
-		"%s asks for an authentication method tpgrade does not support",
-		w->job->url->display);
+	return rc < 0 ? stash(w, rc, TPG_GIT_FAIL_AUTH, "%s", err.msg) : 0;
 }
 
 /* ---- failures ---- */
@@ -778,6 +664,10 @@ out:
 int tpg_git_worker_run(const tpg_git_job *job, int fd)
 {
 	worker w = { .job = job, .fd = fd };
+	w.cred.opts = job->opts;
+	w.cred.url = job->url;
+	w.cred.netrc_login = job->netrc_login;
+	w.cred.netrc_password = job->netrc_password;
 	int rc = run(&w);
 
 	if (rc < 0) {

@@ -5,6 +5,7 @@
 #ifndef TPGRADE_GIT_IMPL_H
 #define TPGRADE_GIT_IMPL_H
 
+#include <git2.h>
 #include <stdbool.h>
 
 #include "tpgrade/buf.h"
@@ -42,10 +43,59 @@ void tpg_git_scrub_err(tpg_err *err, const tpg_strv *secrets);
  * most `max` bytes of input. Caller frees. */
 char *tpg_git_printable(const char *s, size_t max);
 
+/* git_libgit2_init (released with git_libgit2_shutdown) and the options
+ * every entry point wants (owner validation off, see tpg_git_global_init). */
+int tpg_git_enter(tpg_err *err);
+/* Whether `path` itself (no search upwards) is a git repository. */
+bool tpg_git_is_repository(const char *path);
+/* For a local path URL: its absolute path (*abs, caller frees) when it is
+ * a folder; else *why (NOT_FOUND, INVALID) and err ("cannot grade P: ..."). */
+int tpg_git_local_folder(const tpg_git_url *u, char **abs, tpg_git_failure *why,
+	tpg_err *err);
+
 /* rm -rf that never follows symlinks and never crosses into another mount. */
 int tpg_git_rmtree(const char *path, tpg_err *err);
 /* A new private (0700) folder "<parent>/tpgrade-git-XXXXXX"; caller frees. */
 int tpg_git_mkdtemp(const char *parent, char **out, tpg_err *err);
+
+/* ---- credentials (git_cred.c): one order for a fetch and a probe ---- */
+
+/*
+ * The secrets of a fetch or a probe (token, password, passphrase, the URL's
+ * password) pushed to `secrets` (borrowed from o and u); for an http(s) URL,
+ * the .netrc entry of u->host (o->netrc, else $NETRC, else ~/.netrc) in
+ * *netrc_login and *netrc_password (caller frees them, the password with
+ * tpg_git_forget; both NULL when there is none), its password pushed too.
+ */
+void tpg_git_cred_prepare(const tpg_git_opts *o, const tpg_git_url *u, tpg_strv *secrets,
+	char **netrc_login, char **netrc_password);
+/* Wipes and frees a secret; NULL is fine. */
+void tpg_git_forget(char *secret);
+
+/* What one connection authenticates with, and how far libgit2's credential
+ * callback got (libgit2 calls it again after each refusal). Zero it, then
+ * set the first four fields (borrowed). */
+typedef struct tpg_git_cred {
+	const tpg_git_opts *opts;
+	const tpg_git_url *url;
+	const char *netrc_login;     /* from tpg_git_cred_prepare, may be NULL */
+	const char *netrc_password;
+	int calls;
+	bool gave_userpass, tried_key, tried_agent;
+	const char *user;            /* the user name last sent with a password */
+	bool plain_http;             /* a password was sent over http, not https */
+} tpg_git_cred;
+
+/*
+ * The body of a git_credential_acquire_cb. In this order: over http(s) a
+ * token (user: the option, the URL's, .netrc's, else TPG_GIT_TOKEN_USER),
+ * else user/password, else the URL's userinfo, else .netrc; over ssh the
+ * key file if given, else the agent. Each is offered once; nothing is sent
+ * to a host other than the URL's (a redirect). 0 with *out, or TPG_EAUTH
+ * (failure TPG_GIT_FAIL_AUTH) with err saying why, without secrets.
+ */
+int tpg_git_cred_acquire(tpg_git_cred *c, git_credential **out, const char *url,
+	const char *url_user, unsigned int allowed, tpg_err *err);
 
 /* What the worker is asked to do. Everything is borrowed. */
 typedef struct tpg_git_job {

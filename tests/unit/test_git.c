@@ -509,6 +509,136 @@ static void test_netrc(void **state)
 	free(path);
 }
 
+/* ---- credentials: the one order a fetch and a probe share ---- */
+
+/* One callback call: the user and password offered, or NULL and err. */
+static int offer(tpg_git_cred *c, const char *url, unsigned int allowed, char **user,
+	char **pass, tpg_err *err)
+{
+	git_credential *cred = NULL;
+	*user = *pass = NULL;
+	int rc = tpg_git_cred_acquire(c, &cred, url, NULL, allowed, err);
+	if (rc == 0) {
+		assert_int_equal(cred->credtype, GIT_CREDENTIAL_USERPASS_PLAINTEXT);
+		const git_credential_userpass_plaintext *up = (const void *)cred;
+		*user = tpg_xstrdup(up->username);
+		*pass = tpg_xstrdup(up->password);
+		git_credential_free(cred);
+	}
+	return rc;
+}
+
+/* Prepares like a fetch (netrc from `netrc`), offers once, checks. */
+static void expect_offer(const gfx *f, const tpg_git_opts *base, const char *url_text,
+	const char *netrc, const char *want_user, const char *want_pass)
+{
+	tpg_git_opts o = *base;
+	tpg_git_url u;
+	tpg_strv secrets = TPG_STRV_INIT;
+	char *nlogin, *npass, *user, *pass;
+	tpg_err err = { 0 };
+
+	char *path = path_in(f, "cred-netrc");
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(netrc, fp);
+	fclose(fp);
+	o.netrc = path;
+	assert_int_equal(tpg_git_url_parse(url_text, &u, NULL), 0);
+	tpg_git_cred_prepare(&o, &u, &secrets, &nlogin, &npass);
+	tpg_git_cred c = { .opts = &o, .url = &u, .netrc_login = nlogin, .netrc_password = npass };
+	int rc = offer(&c, u.fetch, GIT_CREDENTIAL_USERPASS_PLAINTEXT, &user, &pass, &err);
+	if (!want_pass) {
+		assert_int_equal(rc, TPG_EAUTH);
+		assert_non_null(strstr(err.msg, want_user));
+	} else {
+		assert_int_equal(rc, 0);
+		assert_string_equal(user, want_user);
+		assert_string_equal(pass, want_pass);
+		/* What was offered is a secret to scrub. */
+		char *m = tpg_git_scrub(tpg_xasprintf("x %s y", pass), &secrets);
+		assert_null(strstr(m, pass));
+		free(m);
+		assert_int_equal(c.plain_http, !u.tls);
+		/* Offered once: a second request is a refusal naming the user. */
+		free(user);
+		free(pass);
+		assert_int_equal(offer(&c, u.fetch, GIT_CREDENTIAL_USERPASS_PLAINTEXT, &user, &pass,
+			&err), TPG_EAUTH);
+		assert_non_null(strstr(err.msg, "authentication refused by"));
+		assert_non_null(strstr(err.msg, want_user));
+	}
+	free(user);
+	free(pass);
+	free(nlogin);
+	tpg_git_forget(npass);
+	tpg_strv_free(&secrets);
+	tpg_git_url_clear(&u);
+	free(path);
+}
+
+static void test_credential_order(void **state)
+{
+	gfx *f = *state;
+	const char *netrc = "machine h.example login nrcuser password nrcpass\n";
+	const char *https = "https://h.example/x.git";
+	tpg_git_opts none = { 0 };
+	tpg_git_opts token = { .token = TOKEN };
+	tpg_git_opts token_user = { .token = TOKEN, .username = "alice" };
+	tpg_git_opts pw = { .password = PASSWD };
+	tpg_git_opts pw_user = { .password = PASSWD, .username = "alice" };
+
+	/* A token: the user given, else the URL's, else .netrc's, else the default. */
+	expect_offer(f, &token_user, "https://urluser@h.example/x.git", netrc, "alice", TOKEN);
+	expect_offer(f, &token, "https://urluser@h.example/x.git", netrc, "urluser", TOKEN);
+	expect_offer(f, &token, https, netrc, "nrcuser", TOKEN);
+	expect_offer(f, &token, https, "", TPG_GIT_TOKEN_USER, TOKEN);
+	/* A password wins over the URL's and .netrc's, and needs a user. */
+	expect_offer(f, &pw_user, "https://u:urlpw@h.example/x.git", netrc, "alice", PASSWD);
+	expect_offer(f, &pw, https, netrc, "nrcuser", PASSWD);
+	expect_offer(f, &pw, https, "", "no user name", NULL);
+	/* Then the URL's userinfo, then .netrc (over plain http too). */
+	expect_offer(f, &none, "http://u:urlpw@h.example/x.git", netrc, "u", "urlpw");
+	expect_offer(f, &none, "http://h.example/x.git", netrc, "nrcuser", "nrcpass");
+	expect_offer(f, &none, https, "machine other login a password b\n",
+		"no credentials were given", NULL);
+
+	/* Nothing goes to another host (a redirect), and only 6 calls. */
+	tpg_git_url u;
+	tpg_err err = { 0 };
+	char *user, *pass;
+	assert_int_equal(tpg_git_url_parse(https, &u, NULL), 0);
+	tpg_git_cred c = { .opts = &token, .url = &u };
+	assert_int_equal(offer(&c, "https://elsewhere.example/x.git",
+		GIT_CREDENTIAL_USERPASS_PLAINTEXT, &user, &pass, &err), TPG_EAUTH);
+	assert_non_null(strstr(err.msg, "redirected to another host"));
+	c.calls = 6;
+	assert_int_equal(offer(&c, https, GIT_CREDENTIAL_USERPASS_PLAINTEXT, &user, &pass, &err),
+		TPG_EAUTH);
+	tpg_git_url_clear(&u);
+
+	/* ssh: a key file that cannot be read is said; no agent is said. */
+	assert_int_equal(tpg_git_url_parse("git@h.example:x.git", &u, NULL), 0);
+	char *key = path_in(f, "no-such-key");
+	tpg_git_opts with_key = { .ssh_key = key };
+	tpg_git_cred k = { .opts = &with_key, .url = &u };
+	git_credential *cred = NULL;
+	assert_int_equal(tpg_git_cred_acquire(&k, &cred, NULL, "git", GIT_CREDENTIAL_SSH_KEY,
+		&err), TPG_EAUTH);
+	assert_non_null(strstr(err.msg, "cannot read the ssh key"));
+	char *sock = getenv("SSH_AUTH_SOCK") ? tpg_xstrdup(getenv("SSH_AUTH_SOCK")) : NULL;
+	unsetenv("SSH_AUTH_SOCK");
+	tpg_git_cred a = { .opts = &none, .url = &u };
+	assert_int_equal(tpg_git_cred_acquire(&a, &cred, NULL, "git", GIT_CREDENTIAL_SSH_KEY,
+		&err), TPG_EAUTH);
+	assert_non_null(strstr(err.msg, "SSH_AUTH_SOCK is not set"));
+	if (sock)
+		setenv("SSH_AUTH_SOCK", sock, 1);
+	free(sock);
+	free(key);
+	tpg_git_url_clear(&u);
+}
+
 static void test_rmtree_no_follow(void **state)
 {
 	gfx *f = *state;
@@ -1101,6 +1231,7 @@ int main(void)
 		cmocka_unit_test(test_url_parse),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_netrc),
+		cmocka_unit_test(test_credential_order),
 		cmocka_unit_test(test_rmtree_no_follow),
 		cmocka_unit_test(test_clone_local_path),
 		cmocka_unit_test(test_clone_file_url_and_keep),
