@@ -23,7 +23,6 @@ typedef struct loader {
 	tpg_vars spec_vars;    /* vars: after expansion, in order */
 	long long default_timeout_ms;
 	tpg_strv default_tags;
-	int errors_before;
 } loader;
 
 /* Where a `needs:` entry was written, to report unknown ids there. */
@@ -174,7 +173,6 @@ static void load_needs(tpg_fields *f, tpg_check *c, need_loc **locs)
 typedef struct pending {
 	need_loc *needs_at;
 	char *path;
-	bool kind_ok;
 } pending;
 
 static void load_check(loader *ld, const tpg_yaml_node *node, size_t suite, const char *path,
@@ -227,7 +225,6 @@ static void load_check(loader *ld, const tpg_yaml_node *node, size_t suite, cons
 	}
 	free(kind_name);
 	if (c->kind) {
-		pend->kind_ok = true;
 		if (c->kind->parse(f, &c->cfg) < 0 && tpg_fields_errors(f) == 0)
 			tpg_fields_error(f, NULL, NULL, "invalid %s check", c->kind->name);
 		tpg_fields_end(f);
