@@ -84,7 +84,9 @@ for dir in "$samples"/*/; do
 		assert_eq "$(json_get "$out/complete.json" score)" "29"
 		assert_eq "$(json_get "$out/complete.json" max_score)" "28"
 		assert_eq "$STATUS" "0"
-		assert_contains "$(json_get "$out/complete.json" commit)" ""
+		# Graded from a clone: the report names the commit.
+		assert_match "$(json_get "$out/complete.json" commit)" '^[0-9a-f]{40}$'
+		assert_eq "$(json_get "$out/complete.json" commit)" "$(git -C "$repo" rev-parse HEAD)"
 		# Every report line says which file it graded.
 		python3 -c "
 import json; r = json.load(open('$out/complete.json'))
