@@ -75,49 +75,42 @@ bool tpg_sanitize_is_utf8(const char *s, size_t len)
 	if (!s)
 		return true;
 	while (i < len) {
-		uint32_t cp;
-		if ((unsigned char)s[i] < 0x80) {
-			if (s[i] == '\0')
-				return false;
-			i++;
-			continue;
-		}
-		size_t n = tpg_sanitize_decode(s + i, len - i, &cp);
-		/* A genuine U+FFFD in the input is 3 bytes; a replacement is not. */
-		if (cp == 0xFFFD && n != 3)
-			return false;
-		if (cp == 0xFFFD && memcmp(s + i, TPG_SANITIZE_REPLACEMENT, 3) != 0)
+		size_t n = s[i] ? tpg_utf8_len(s + i, len - i, NULL) : 0;
+		if (n == 0)
 			return false;
 		i += n;
 	}
 	return true;
 }
 
+size_t tpg_utf8_encode(uint32_t cp, char out[4])
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
 static void put_cp(tpg_buf *out, uint32_t cp)
 {
 	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xC0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xE0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		b[0] = (char)(0xF0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		b[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	tpg_buf_append(out, b, n);
+	tpg_buf_append(out, b, tpg_utf8_encode(cp, b));
 }
 
 /* Longest run of plain printable ASCII from s[0..len): copied in one go. */
@@ -146,18 +139,8 @@ void tpg_sanitize_utf8_buf(tpg_buf *out, const char *s, size_t len)
 		size_t run = 0;
 		/* Copy valid stretches (ASCII and well-formed sequences) at once. */
 		while (i + run < len) {
-			unsigned char c = (unsigned char)s[i + run];
-			uint32_t cp;
-			size_t n;
-			if (c >= 0x01 && c < 0x80) {
-				run++;
-				continue;
-			}
-			if (c == 0)
-				break;
-			n = tpg_sanitize_decode(s + i + run, len - i - run, &cp);
-			if (cp == 0xFFFD && (n != 3 || memcmp(s + i + run,
-			                                      TPG_SANITIZE_REPLACEMENT, 3) != 0))
+			size_t n = s[i + run] ? tpg_utf8_len(s + i + run, len - i - run, NULL) : 0;
+			if (n == 0)
 				break;
 			run += n;
 		}
@@ -181,55 +164,34 @@ char *tpg_sanitize_utf8(const char *s, size_t len)
 	return tpg_buf_detach(&b);
 }
 
-static bool is_bidi_control(uint32_t cp)
+bool tpg_sanitize_is_invisible(uint32_t cp)
 {
-	return cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
 	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-void tpg_sanitize_term_buf(tpg_buf *out, const char *s, size_t len)
+/* One character that is not plain ASCII, for a terminal; returns the bytes
+ * of s it consumed. */
+static size_t term_char(tpg_buf *out, const char *s, size_t len)
 {
-	size_t i = 0;
+	uint32_t cp;
+	size_t n = tpg_sanitize_decode(s, len, &cp);
 
-	if (!s)
-		len = 0;
-	tpg_buf_append(out, "", 0);
-	while (i < len) {
-		size_t run = plain_run(s + i, len - i, false);
-		uint32_t cp;
-		size_t n;
-
-		tpg_buf_append(out, s + i, run);
-		i += run;
-		if (i >= len)
-			break;
-		n = tpg_sanitize_decode(s + i, len - i, &cp);
-		if (cp == '\n' || cp == '\t') {
-			tpg_buf_putc(out, (char)cp);
-		} else if (cp == '\r' && i + 1 < len && s[i + 1] == '\n') {
-			/* CRLF line ends: the CR says nothing worth showing. */
-		} else if (cp < 0x20) {
-			tpg_buf_putc(out, '^');
-			tpg_buf_putc(out, (char)('@' + cp));
-		} else if (cp == 0x7F) {
-			tpg_buf_puts(out, "^?");
-		} else if ((cp >= 0x80 && cp <= 0x9F) || is_bidi_control(cp)) {
-			tpg_buf_printf(out, "<U+%04X>", (unsigned)cp);
-		} else {
-			put_cp(out, cp);
-		}
-		i += n;
+	if (cp == '\n' || cp == '\t') {
+		tpg_buf_putc(out, (char)cp);
+	} else if (cp == '\r' && len > 1 && s[1] == '\n') {
+		/* CRLF line ends: the CR says nothing worth showing. */
+	} else if (cp < 0x20) {
+		tpg_buf_putc(out, '^');
+		tpg_buf_putc(out, (char)('@' + cp));
+	} else if (cp == 0x7F) {
+		tpg_buf_puts(out, "^?");
+	} else if (tpg_sanitize_is_invisible(cp)) {
+		tpg_buf_printf(out, "<U+%04X>", (unsigned)cp);
+	} else {
+		put_cp(out, cp);
 	}
-}
-
-char *tpg_sanitize_term(const char *s, size_t len)
-{
-	tpg_buf b = TPG_BUF_INIT;
-
-	if (!s)
-		return NULL;
-	tpg_sanitize_term_buf(&b, s, len);
-	return tpg_buf_detach(&b);
+	return n;
 }
 
 static bool xml_allowed(uint32_t cp)
@@ -272,7 +234,33 @@ static size_t ansi_len(const char *s, size_t len)
 	return 1;
 }
 
-void tpg_sanitize_xml_buf(tpg_buf *out, const char *s, size_t len, bool attr)
+static size_t xml_char(tpg_buf *out, const char *s, size_t len, bool attr)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (s[0] == '\033')
+		return ansi_len(s, len);
+	n = tpg_sanitize_decode(s, len, &cp);
+	switch (cp) {
+	case '&': tpg_buf_puts(out, "&amp;"); break;
+	case '<': tpg_buf_puts(out, "&lt;"); break;
+	case '>': tpg_buf_puts(out, "&gt;"); break;
+	case '\r': tpg_buf_puts(out, "&#13;"); break;
+	case '"': tpg_buf_puts(out, attr ? "&quot;" : "\""); break;
+	case '\'': tpg_buf_puts(out, attr ? "&apos;" : "'"); break;
+	case '\n': tpg_buf_puts(out, attr ? "&#10;" : "\n"); break;
+	case '\t': tpg_buf_puts(out, attr ? "&#9;" : "\t"); break;
+	default:
+		if (xml_allowed(cp))
+			put_cp(out, cp);
+	}
+	return n;
+}
+
+/* Plain printable ASCII is copied in runs; every other character goes
+ * through term_char, or xml_char when `xml`. */
+static void escape_walk(tpg_buf *out, const char *s, size_t len, bool xml, bool attr)
 {
 	size_t i = 0;
 
@@ -280,34 +268,33 @@ void tpg_sanitize_xml_buf(tpg_buf *out, const char *s, size_t len, bool attr)
 		len = 0;
 	tpg_buf_append(out, "", 0);
 	while (i < len) {
-		size_t run = plain_run(s + i, len - i, true);
-		uint32_t cp;
-		size_t n;
+		size_t run = plain_run(s + i, len - i, xml);
 
 		tpg_buf_append(out, s + i, run);
 		i += run;
-		if (i >= len)
-			break;
-		if (s[i] == '\033') {
-			i += ansi_len(s + i, len - i);
-			continue;
-		}
-		n = tpg_sanitize_decode(s + i, len - i, &cp);
-		i += n;
-		switch (cp) {
-		case '&': tpg_buf_puts(out, "&amp;"); continue;
-		case '<': tpg_buf_puts(out, "&lt;"); continue;
-		case '>': tpg_buf_puts(out, "&gt;"); continue;
-		case '\r': tpg_buf_puts(out, "&#13;"); continue;
-		case '"': tpg_buf_puts(out, attr ? "&quot;" : "\""); continue;
-		case '\'': tpg_buf_puts(out, attr ? "&apos;" : "'"); continue;
-		case '\n': tpg_buf_puts(out, attr ? "&#10;" : "\n"); continue;
-		case '\t': tpg_buf_puts(out, attr ? "&#9;" : "\t"); continue;
-		default: break;
-		}
-		if (xml_allowed(cp))
-			put_cp(out, cp);
+		if (i < len)
+			i += xml ? xml_char(out, s + i, len - i, attr) : term_char(out, s + i, len - i);
 	}
+}
+
+void tpg_sanitize_term_buf(tpg_buf *out, const char *s, size_t len)
+{
+	escape_walk(out, s, len, false, false);
+}
+
+char *tpg_sanitize_term(const char *s, size_t len)
+{
+	tpg_buf b = TPG_BUF_INIT;
+
+	if (!s)
+		return NULL;
+	tpg_sanitize_term_buf(&b, s, len);
+	return tpg_buf_detach(&b);
+}
+
+void tpg_sanitize_xml_buf(tpg_buf *out, const char *s, size_t len, bool attr)
+{
+	escape_walk(out, s, len, true, attr);
 }
 
 char *tpg_sanitize_xml(const char *s, size_t len, bool attr)

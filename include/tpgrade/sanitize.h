@@ -33,6 +33,15 @@ size_t tpg_sanitize_decode(const char *s, size_t len, uint32_t *cp);
  * one UTF-8 validator of the project: everything else builds on it. */
 size_t tpg_utf8_len(const char *s, size_t len, uint32_t *cp);
 
+/* Writes the UTF-8 form of cp (at most U+10FFFF, not a surrogate) into out;
+ * returns its length (1-4). The one UTF-8 encoder of the project. */
+size_t tpg_utf8_encode(uint32_t cp, char out[4]);
+
+/* C1 controls and the bidirectional formatting characters (U+061C,
+ * U+200E/F, U+202A-E, U+2066-9): code points that can make text read
+ * differently from what it is, shown as "<U+202E>" or escaped by callers. */
+bool tpg_sanitize_is_invisible(uint32_t cp);
+
 /* True when s[0..len) is valid UTF-8 without NUL bytes. */
 bool tpg_sanitize_is_utf8(const char *s, size_t len);
 

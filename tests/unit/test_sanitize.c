@@ -77,6 +77,27 @@ static void test_utf8_random_bytes_always_valid(void **state)
 	}
 }
 
+/* tpg_utf8_encode and tpg_utf8_len are inverses at every length boundary. */
+static void test_utf8_encode_round_trip(void **state)
+{
+	static const uint32_t cps[] = { 0, 0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFD,
+	                                0xFFFF, 0x10000, 0x10FFFF };
+	(void)state;
+	for (size_t i = 0; i < sizeof(cps) / sizeof(cps[0]); i++) {
+		char b[4];
+		uint32_t back = 0xFFFFFFFF;
+		size_t n = tpg_utf8_encode(cps[i], b);
+		assert_int_equal(n, cps[i] < 0x80 ? 1 : cps[i] < 0x800 ? 2 : cps[i] < 0x10000 ? 3 : 4);
+		assert_int_equal(tpg_utf8_len(b, n, &back), n);
+		assert_int_equal(back, cps[i]);
+	}
+	assert_int_equal(tpg_utf8_len(S("\xEF\xBF\xBD"), NULL), 3);   /* a real U+FFFD */
+	assert_int_equal(tpg_utf8_len(S("\xC0\xAF"), NULL), 0);
+	assert_true(tpg_sanitize_is_invisible(0x061C));
+	assert_true(tpg_sanitize_is_invisible(0x9B));
+	assert_false(tpg_sanitize_is_invisible(0x200B));
+}
+
 static void expect_term(const char *in, size_t len, const char *want)
 {
 	char *got = tpg_sanitize_term(in, len);
@@ -230,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_valid_unchanged),
 		cmocka_unit_test(test_utf8_invalid_replaced),
 		cmocka_unit_test(test_utf8_random_bytes_always_valid),
+		cmocka_unit_test(test_utf8_encode_round_trip),
 		cmocka_unit_test(test_term_controls_visible),
 		cmocka_unit_test(test_xml_escaping),
 		cmocka_unit_test(test_truncate_boundaries),
