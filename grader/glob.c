@@ -286,39 +286,25 @@ int tpg_glob_compile(const char *pattern, int flags, tpg_glob **out, tpg_err *er
  */
 static char *remap_invalid_utf8(const char *path, size_t *outlen)
 {
-	const unsigned char *s = (const unsigned char *)path;
-	size_t i = 0, bad = 0, len = strlen(path);
+	size_t len = strlen(path);
+	tpg_buf out = TPG_BUF_INIT;
 
-	while (i < len) {
-		size_t n = tpg_utf8_len((const char *)s + i, len - i, NULL);
-		if (n == 0) {
-			bad++;
-			n = 1;
-		}
-		i += n;
-	}
-	if (bad == 0)
+	if (tpg_sanitize_is_utf8(path, len))
 		return NULL;
-	char *out = tpg_xmalloc(len + 3 * bad + 1);
-	size_t o = 0;
-	for (i = 0; i < len;) {
-		size_t n = tpg_utf8_len((const char *)s + i, len - i, NULL);
+	for (size_t i = 0; i < len;) {
+		size_t n = tpg_utf8_len(path + i, len - i, NULL);
 		if (n) {
-			memcpy(out + o, s + i, n);
-			o += n;
+			tpg_buf_append(&out, path + i, n);
 			i += n;
 			continue;
 		}
-		uint32_t cp = 0x10FF00u + s[i];
-		out[o++] = (char)(0xF0 | (cp >> 18));
-		out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[o++] = (char)(0x80 | (cp & 0x3F));
+		char mapped[4];
+		tpg_buf_append(&out, mapped,
+		               tpg_utf8_encode(0x10FF00u + (unsigned char)path[i], mapped));
 		i++;
 	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
+	*outlen = out.len;
+	return tpg_buf_detach(&out);
 }
 
 bool tpg_glob_match(const tpg_glob *glob, const char *path)

@@ -14,6 +14,7 @@
  */
 #include "tpgrade/shellword.h"
 #include "tpgrade/dockerfile.h"
+#include "tpgrade/sanitize.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,87 +74,27 @@ static int32_t scan_next(sw_scanner *sc)
 
 /* ---- UTF-8 and Go helpers ---------------------------------------------- */
 
-int32_t tpg_go_decode_rune(const char *str, size_t n, size_t *width)
+int32_t tpg_go_decode_rune(const char *s, size_t n, size_t *width)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	unsigned char c;
-	int32_t r;
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xBF;
+	uint32_t cp;
+	size_t w = n ? tpg_utf8_len(s, n, &cp) : 0;
 
-	if (n == 0) {
-		*width = 0;
+	if (w == 0) {
+		/* Go's utf8.DecodeRune: an invalid byte is one RuneError. */
+		*width = n ? 1 : 0;
 		return TPG_GO_RUNE_ERROR;
 	}
-	c = s[0];
-	if (c < 0x80) {
-		*width = 1;
-		return c;
-	}
-	if (c < 0xC2 || c > 0xF4)
-		goto bad;
-	if (c < 0xE0) {
-		need = 1;
-		r = c & 0x1F;
-	} else if (c < 0xF0) {
-		need = 2;
-		r = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else {
-		need = 3;
-		r = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	}
-	if (n < need + 1)
-		goto bad;
-	if (s[1] < lo || s[1] > hi)
-		goto bad;
-	r = (r << 6) | (s[1] & 0x3F);
-	for (size_t i = 2; i <= need; i++) {
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			goto bad;
-		r = (r << 6) | (s[i] & 0x3F);
-	}
-	*width = need + 1;
-	return r;
-bad:
-	*width = 1;
-	return TPG_GO_RUNE_ERROR;
+	*width = w;
+	return (int32_t)cp;
 }
 
 void tpg_go_append_rune(tpg_buf *b, int32_t r)
 {
 	char out[4];
-	size_t n;
 
 	if (r < 0 || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
 		r = TPG_GO_RUNE_ERROR;
-	if (r < 0x80) {
-		out[0] = (char)r;
-		n = 1;
-	} else if (r < 0x800) {
-		out[0] = (char)(0xC0 | (r >> 6));
-		out[1] = (char)(0x80 | (r & 0x3F));
-		n = 2;
-	} else if (r < 0x10000) {
-		out[0] = (char)(0xE0 | (r >> 12));
-		out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (r & 0x3F));
-		n = 3;
-	} else {
-		out[0] = (char)(0xF0 | (r >> 18));
-		out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-		out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
-		out[3] = (char)(0x80 | (r & 0x3F));
-		n = 4;
-	}
-	tpg_buf_append(b, out, n);
+	tpg_buf_append(b, out, tpg_utf8_encode((uint32_t)r, out));
 }
 
 char *tpg_go_to_lower_str(const char *s, size_t len)
