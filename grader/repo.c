@@ -28,29 +28,21 @@ struct tpg_repo {
 
 /* --- display helpers ---------------------------------------------------- */
 
-/* C1 controls and the bidi overrides/isolates that can make a name read
- * differently from what it is. */
-static bool invisible_codepoint(unsigned long cp)
-{
-	return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-	       (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F;
-}
-
 char *tpg_repo_path_display(const char *path)
 {
 	tpg_buf b = TPG_BUF_INIT;
-	const unsigned char *s = (const unsigned char *)(path ? path : "");
+	const char *s = path ? path : "";
+	size_t len = strlen(s);
 
 	tpg_buf_append(&b, "", 0);
-	while (*s) {
-		uint32_t cp32;
-		size_t n = tpg_utf8_len((const char *)s, strlen((const char *)s), &cp32);
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = tpg_utf8_len(s + i, len - i, &cp);
 		if (n == 0) {
-			tpg_buf_printf(&b, "\\x%02x", *s);
-			s++;
+			tpg_buf_printf(&b, "\\x%02x", (unsigned char)s[i]);
+			i++;
 			continue;
 		}
-		unsigned long cp = cp32;
 		if (cp == '\n')
 			tpg_buf_puts(&b, "\\n");
 		else if (cp == '\t')
@@ -60,12 +52,12 @@ char *tpg_repo_path_display(const char *path)
 		else if (cp == '\\')
 			tpg_buf_puts(&b, "\\\\");
 		else if (cp < 0x20 || cp == 0x7F)
-			tpg_buf_printf(&b, "\\x%02lx", cp);
-		else if (invisible_codepoint(cp))
-			tpg_buf_printf(&b, "\\u%04lx", cp);
+			tpg_buf_printf(&b, "\\x%02x", (unsigned)cp);
+		else if (tpg_sanitize_is_invisible(cp))
+			tpg_buf_printf(&b, "\\u%04x", (unsigned)cp);
 		else
-			tpg_buf_append(&b, s, n);
-		s += n;
+			tpg_buf_append(&b, s + i, n);
+		i += n;
 	}
 	return tpg_buf_detach(&b);
 }
