@@ -19,63 +19,6 @@
 
 /* ------------------------------------------------------------ class info */
 
-static bool is_hex_ref(const char *s)
-{
-	size_t n = 0;
-	if (!s)
-		return false;
-	while (s[n] && strchr("0123456789abcdefABCDEF", s[n]))
-		n++;
-	return !s[n] && n >= 4 && n <= GIT_OID_HEXSZ;
-}
-
-/* The commit `ref` (as tpg_git_fetch resolved it) points to in the bare
- * clone: before the deadline walk. NULL when it cannot be told. */
-static char *tip_in_clone(const char *gitdir, const char *ref)
-{
-	git_repository *repo = NULL;
-	char *tip = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
-
-	if (!gitdir || !ref || git_libgit2_init() < 0)
-		return NULL;
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-	if (git_repository_open_bare(&repo, gitdir) == 0) {
-		static const char *const prefixes[] = { "refs/remotes/origin/", "refs/heads/",
-			"refs/tags/" };
-		for (size_t i = 0; i < TPG_ARRAY_LEN(prefixes) && !tip; i++) {
-			char *name = tpg_xasprintf("%s%s", prefixes[i], ref);
-			git_reference *r = NULL;
-			git_object *obj = NULL;
-			int valid = 0;
-			if (git_reference_name_is_valid(&valid, name) == 0 && valid &&
-			    git_reference_lookup(&r, repo, name) == 0 &&
-			    git_reference_peel(&obj, r, GIT_OBJECT_COMMIT) == 0) {
-				git_oid_tostr(hex, sizeof(hex), git_object_id(obj));
-				tip = tpg_xstrdup(hex);
-			}
-			git_object_free(obj);
-			git_reference_free(r);
-			free(name);
-		}
-		if (!tip && is_hex_ref(ref)) {
-			git_oid oid;
-			git_object *obj = NULL, *peeled = NULL;
-			if (git_oid_fromstrn(&oid, ref, strlen(ref)) == 0 &&
-			    git_object_lookup_prefix(&obj, repo, &oid, strlen(ref), GIT_OBJECT_ANY) == 0 &&
-			    git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0) {
-				git_oid_tostr(hex, sizeof(hex), git_object_id(peeled));
-				tip = tpg_xstrdup(hex);
-			}
-			git_object_free(peeled);
-			git_object_free(obj);
-		}
-	}
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return tip;
-}
-
 static json_t *jstr_or_null(const char *s)
 {
 	json_t *v = s ? json_string(s) : NULL;
@@ -101,16 +44,14 @@ int tpg_class_info_write(const char *path, const tpg_git_checkout *co, tpg_git_f
 	json_t *d = json_object();
 	json_object_set_new(d, "ok", json_boolean(co != NULL));
 	if (co) {
-		char *tip = co->is_git ? tip_in_clone(co->gitdir, co->ref) : NULL;
 		json_object_set_new(d, "failure", json_null());
 		json_object_set_new(d, "message", json_null());
-		json_object_set_new(d, "tip", jstr_or_null(tip));
+		json_object_set_new(d, "tip", jstr_or_null(co->tip));
 		json_object_set_new(d, "commit", jstr_or_null(co->commit));
 		json_object_set_new(d, "commit_date", jstr_or_null(co->commit_date));
 		json_object_set_new(d, "ref", jstr_or_null(co->ref));
 		json_object_set_new(d, "commits_after_deadline",
 		                    co->is_git ? json_integer(co->commits_after_deadline) : json_null());
-		free(tip);
 	} else {
 		json_object_set_new(d, "failure", json_string(tpg_git_failure_name(why)));
 		char *clean = tpg_git_printable(message ? message : "", 2000);
@@ -265,23 +206,18 @@ static void pick(const tpg_git_opts *o, const tpg_git_url *url, const git_remote
 		}
 		return;
 	}
-	const char *short_name = want;
-	if (strncmp(want, "refs/heads/", 11) == 0)
-		short_name = want + 11;
-	else if (strncmp(want, "origin/", 7) == 0)
-		short_name = want + 7;
-	char *names[2];
-	names[0] = tpg_xasprintf("refs/heads/%s", short_name);
-	names[1] = strncmp(want, "refs/tags/", 10) == 0 ? tpg_xstrdup(want)
-	                                                : tpg_xasprintf("refs/tags/%s", short_name);
-	const git_remote_head *h = find_head(heads, n, names[0]);
+	const char *branch, *tag;
+	tpg_git_ref_names(want, &branch, &tag);
+	char *branch_ref = tpg_xasprintf("refs/heads/%s", branch);
+	char *tag_ref = tpg_xasprintf("refs/tags/%s", tag);
+	const git_remote_head *h = find_head(heads, n, branch_ref);
 	if (!h)
-		h = find_commit(heads, n, names[1]);
-	free(names[0]);
-	free(names[1]);
+		h = find_commit(heads, n, tag_ref);
+	free(branch_ref);
+	free(tag_ref);
 	if (h) {
 		set_tip(out, &h->oid);
-	} else if (is_hex_ref(want)) {
+	} else if (tpg_git_is_commit_id(want, NULL)) {
 		out->kind = TPG_PROBE_PINNED;
 	} else {
 		char *shown = tpg_git_printable(want, 200);

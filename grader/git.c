@@ -63,6 +63,7 @@ void tpg_git_checkout_free(tpg_git_checkout *co)
 	free(co->root);
 	free(co->gitdir);
 	free(co->commit);
+	free(co->tip);
 	free(co->commit_date);
 	free(co->ref);
 	free(co->display_url);
@@ -368,10 +369,11 @@ int tpg_git_fetch_ex(const tpg_git_opts *o, tpg_git_checkout **out,
 	co->gitdir = gitdir;
 	root = workdir = gitdir = NULL;
 	co->commit = res.commit;
+	co->tip = res.tip;
 	co->commit_date = res.commit_date;
 	co->commit_time = res.commit_time;
 	co->ref = res.ref;
-	res.commit = res.commit_date = res.ref = NULL;
+	res.commit = res.tip = res.commit_date = res.ref = NULL;
 	co->display_url = tpg_git_scrub(tpg_xstrdup(url.display), &secrets);
 	co->commits_after_deadline = res.commits_after_deadline;
 	co->has_submodules = res.has_submodules;

@@ -12,6 +12,7 @@ void tpg_git_result_clear(tpg_git_result *r)
 		return;
 	free(r->message);
 	free(r->commit);
+	free(r->tip);
 	free(r->commit_date);
 	free(r->ref);
 	free(r->phase);
@@ -41,6 +42,7 @@ bool tpg_git_result_decode(const char *data, size_t len, tpg_git_result *r)
 		switch (h[0]) {
 		case 'P': set_str(&r->phase, v, n); break;
 		case 'C': set_str(&r->commit, v, n); break;
+		case 'H': set_str(&r->tip, v, n); break;
 		case 'D': set_str(&r->commit_date, v, n); break;
 		case 'R': set_str(&r->ref, v, n); break;
 		case 'T': r->commit_time = strtoll(text, NULL, 10); break;

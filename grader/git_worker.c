@@ -232,13 +232,24 @@ static int missing_ref(worker *w, git_repository *repo, const char *what)
 	return rc;
 }
 
-static bool is_hex(const char *s, size_t *len)
+bool tpg_git_is_commit_id(const char *s, size_t *len)
 {
 	size_t n = 0;
 	while (s[n] && strchr("0123456789abcdefABCDEF", s[n]))
 		n++;
-	*len = n;
+	if (len)
+		*len = n;
 	return !s[n] && n >= 4 && n <= GIT_OID_HEXSZ;
+}
+
+void tpg_git_ref_names(const char *want, const char **branch, const char **tag)
+{
+	*branch = want;
+	if (strncmp(want, "refs/heads/", 11) == 0)
+		*branch = want + 11;
+	else if (strncmp(want, "origin/", 7) == 0)
+		*branch = want + 7;
+	*tag = strncmp(want, "refs/tags/", 10) == 0 ? want + 10 : *branch;
 }
 
 /* Looks `name` up as a reference and peels it to a commit. 1 if found. */
@@ -344,29 +355,24 @@ static int resolve(worker *w, git_repository *repo, git_commit **tip, char **ref
 		return 0;
 	}
 
-	const char *short_name = want;
-	if (strncmp(want, "refs/heads/", 11) == 0)
-		short_name = want + 11;
-	else if (strncmp(want, "origin/", 7) == 0)
-		short_name = want + 7;
+	const char *branch, *tag;
+	tpg_git_ref_names(want, &branch, &tag);
 	static const char *const prefixes[] = { "refs/remotes/origin/", "refs/heads/",
 		"refs/tags/" };
 	for (size_t i = 0; i < TPG_ARRAY_LEN(prefixes); i++) {
-		char *name = tpg_xasprintf("%s%s",
-			prefixes[i], i == 2 && strncmp(want, "refs/tags/", 10) == 0 ? want + 10
-			: short_name);
+		const char *shortname = i == 2 ? tag : branch;
+		char *name = tpg_xasprintf("%s%s", prefixes[i], shortname);
 		rc = try_ref(w, repo, name, tip);
 		free(name);
 		if (rc < 0)
 			return w->code;
 		if (rc > 0) {
-			*refname = tpg_xstrdup(i == 2 && strncmp(want, "refs/tags/", 10) == 0
-				? want + 10 : short_name);
+			*refname = tpg_xstrdup(shortname);
 			return 0;
 		}
 	}
 	size_t hexlen;
-	if (is_hex(want, &hexlen)) {
+	if (tpg_git_is_commit_id(want, &hexlen)) {
 		git_oid oid;
 		git_object *obj = NULL, *peeled = NULL;
 		if (git_oid_fromstrn(&oid, want, hexlen) == 0) {
@@ -602,7 +608,7 @@ static int run(worker *w)
 	char *refname = NULL;
 	int after = 0, rc;
 	bool submodules = false;
-	char oid[GIT_OID_HEXSZ + 1];
+	char oid[GIT_OID_HEXSZ + 1], tip[GIT_OID_HEXSZ + 1];
 
 	co.bare = 1;
 	/* Always through a transport: a local clone would hard-link the
@@ -626,6 +632,7 @@ static int run(worker *w)
 	record(w, 'P', "selecting the commit");
 	if ((rc = resolve(w, repo, &commit, &refname)) < 0)
 		goto out;
+	git_oid_tostr(tip, sizeof(tip), git_commit_id(commit));
 	if ((rc = apply_deadline(w, &commit, &after, refname)) < 0)
 		goto out;
 	git_oid_tostr(oid, sizeof(oid), git_commit_id(commit));
@@ -647,6 +654,7 @@ static int run(worker *w)
 	char *date = tpg_format_iso8601((long long)git_commit_time(commit),
 		git_commit_time_offset(commit));
 	record(w, 'C', oid);
+	record(w, 'H', tip);
 	record(w, 'D', date);
 	recordf(w, 'T', "%lld", (long long)git_commit_time(commit));
 	record(w, 'R', refname);

@@ -65,6 +65,8 @@ typedef struct tpg_git_checkout {
 	char *root;           /* temporary folder holding workdir and gitdir; NULL in place */
 	char *gitdir;         /* bare repository with the fetched history; NULL if !is_git */
 	char *commit;         /* 40 hex digits; NULL if !is_git */
+	char *tip;            /* the commit `ref` pointed to, before the deadline
+	                         walk (== commit without one); NULL if !is_git */
 	char *commit_date;    /* committer date, ISO 8601 with its offset; NULL if !is_git */
 	long long commit_time;/* the same, seconds since the epoch */
 	char *ref;            /* what was graded: branch or tag name, or the SHA asked */

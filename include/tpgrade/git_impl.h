@@ -120,6 +120,7 @@ typedef struct tpg_git_result {
 	tpg_git_failure why;
 	char *message;
 	char *commit;
+	char *tip;
 	char *commit_date;
 	long long commit_time;
 	char *ref;
@@ -137,6 +138,14 @@ int tpg_git_worker_run(const tpg_git_job *job, int fd);
 /* Decodes what a worker wrote (possibly cut short); returns whether a final
  * record was seen. */
 bool tpg_git_result_decode(const char *data, size_t len, tpg_git_result *r);
+
+/* What a --ref may name (git_worker.c decides, a probe follows): *branch
+ * for "refs/heads/X", "origin/X" or "X"; *tag for "refs/tags/X" or "X".
+ * Both point into `want`. */
+void tpg_git_ref_names(const char *want, const char **branch, const char **tag);
+/* Whether `s` may be an abbreviated commit id (4 to 40 hex digits); its
+ * length in *len (may be NULL). */
+bool tpg_git_is_commit_id(const char *s, size_t *len);
 
 /* Maps the last libgit2 error (after a call returned rc) to a code, a
  * failure kind and a message "what: libgit2 says". */

@@ -727,6 +727,7 @@ static void test_plain_folder_in_place(void **state)
 	assert_true(r.co->in_place);
 	assert_string_equal(r.co->workdir, plain);
 	assert_null(r.co->commit);
+	assert_null(r.co->tip);
 	assert_null(r.co->root);
 	assert_true(notes_have(r.co, "graded in place"));
 	assert_true(notes_have(r.co, "ref option was ignored"));
@@ -752,13 +753,16 @@ static void test_deadline_selection(void **state)
 	char *parent = new_parent(f);
 	char *c2 = capture(f, "git -C hist rev-parse v1");
 	char *c3 = capture(f, "git -C hist rev-parse main~2");
+	char *main_tip = capture(f, "git -C hist rev-parse main");
 
 	tpg_git_opts o = { .url = f->hist, .workdir_parent = parent, .netrc = "",
 		.deadline = "2026-12-10T23:59:00+01:00" };
 	fetched r = fetch_ok(&o);
 	/* c4 and the merge are after; f1 (12-08) is before the deadline but
-	 * not on the first-parent line: c3 is graded. */
+	 * not on the first-parent line: c3 is graded. The tip (what a class
+	 * run's probe compares with) is where the walk started. */
 	assert_string_equal(r.co->commit, c3);
+	assert_string_equal(r.co->tip, main_tip);
 	assert_string_equal(r.co->commit_date, "2026-12-07T10:00:00+01:00");
 	assert_int_equal(r.co->commits_after_deadline, 2);
 	assert_true(exists_in(r.co->workdir, "c3.txt"));
@@ -785,6 +789,8 @@ static void test_deadline_selection(void **state)
 	o.deadline = "2030-01-01T00:00:00Z";
 	r = fetch_ok(&o);
 	assert_int_equal(r.co->commits_after_deadline, 0);
+	assert_string_equal(r.co->commit, main_tip);
+	assert_string_equal(r.co->tip, main_tip);
 	assert_false(notes_have(r.co, "after the deadline"));
 	tpg_git_checkout_free(r.co);
 
@@ -801,9 +807,13 @@ static void test_deadline_selection(void **state)
 	assert_string_equal(r.co->commit, c2);
 	assert_string_equal(r.co->ref, "feature");
 	assert_int_equal(r.co->commits_after_deadline, 1);
+	char *feature_tip = capture(f, "git -C hist rev-parse feature");
+	assert_string_equal(r.co->tip, feature_tip);
+	free(feature_tip);
 	tpg_git_checkout_free(r.co);
 
 	assert_int_equal(count_entries(parent), 0);
+	free(main_tip);
 	free(c2);
 	free(c3);
 	free(parent);
