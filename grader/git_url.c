@@ -1,5 +1,6 @@
 /* git_url.c - repository URLs: parsing, credentials out of sight, scrubbing. */
 #include "tpgrade/git_impl.h"
+#include "tpgrade/repo.h"
 #include "tpgrade/sanitize.h"
 
 #include <ctype.h>
@@ -323,28 +324,14 @@ void tpg_git_scrub_err(tpg_err *err, const tpg_strv *secrets)
 
 char *tpg_git_printable(const char *s, size_t max)
 {
-	tpg_buf b = TPG_BUF_INIT;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
+	size_t len = strlen(s), n = tpg_sanitize_truncate(s, len, max);
+	char *head = tpg_xstrndup(s, n);
+	char *shown = tpg_repo_path_display(head);
 
-	if (n > max)
-		n = max;
-	for (size_t i = 0; i < n;) {
-		size_t l = tpg_utf8_len((const char *)p + i, n - i, NULL);
-		if (l == 1 && p[i] >= 0x20 && p[i] != 0x7f && p[i] != '\\') {
-			tpg_buf_putc(&b, (char)p[i]);
-		} else if (l > 1) {
-			tpg_buf_append(&b, p + i, l);
-		} else if (p[i] == '\\') {
-			tpg_buf_puts(&b, "\\\\");
-			l = 1;
-		} else {
-			tpg_buf_printf(&b, "\\x%02x", p[i]);
-			l = 1;
-		}
-		i += l;
-	}
-	if (strlen(s) > max)
-		tpg_buf_puts(&b, "...");
-	return tpg_buf_detach(&b);
+	free(head);
+	if (n == len)
+		return shown;
+	char *cut = tpg_xasprintf("%s...", shown);
+	free(shown);
+	return cut;
 }

@@ -39,8 +39,10 @@ void tpg_git_url_clear(tpg_git_url *u);
 char *tpg_git_scrub(char *msg, const tpg_strv *secrets);
 /* Same for an error record's message. */
 void tpg_git_scrub_err(tpg_err *err, const tpg_strv *secrets);
-/* Copies `s` for a message: control bytes and invalid UTF-8 as \xNN, at
- * most `max` bytes of input. Caller frees. */
+/* `s` for a one-line message: at most `max` bytes of it (never cutting a
+ * UTF-8 sequence, "..." when cut), escaped as tpg_repo_path_display does
+ * (controls, backslashes, invalid UTF-8, invisible characters). Caller
+ * frees. */
 char *tpg_git_printable(const char *s, size_t max);
 
 /* git_libgit2_init (released with git_libgit2_shutdown) and the options

@@ -451,11 +451,15 @@ static void test_scrub(void **state)
 	assert_int_equal(err.code, TPG_EAUTH);
 	tpg_strv_free(&secrets);
 
-	char *p = tpg_git_printable("a\nb\xff\\c\xc3\xa9", 100);
-	assert_string_equal(p, "a\\x0ab\\xff\\\\c\xc3\xa9");
+	char *p = tpg_git_printable("a\nb\xff\\c\xc3\xa9\xe2\x80\xae", 100);
+	assert_string_equal(p, "a\\nb\\xff\\\\c\xc3\xa9\\u202e");
 	free(p);
 	p = tpg_git_printable("abcdef", 3);
 	assert_string_equal(p, "abc...");
+	free(p);
+	/* A cut never splits a character into \xNN halves. */
+	p = tpg_git_printable("ab\xc3\xa9", 3);
+	assert_string_equal(p, "ab...");
 	free(p);
 }
 
