@@ -1,4 +1,5 @@
 /* class_roster.c - reading a class roster (CSV or YAML) and checking it. */
+#include "tpgrade/repo.h"
 #include "tpgrade/roster.h"
 #include "tpgrade/sanitize.h"
 #include "tpgrade/yaml.h"
@@ -182,24 +183,19 @@ static void problem(tpg_strv *problems, const char *name, int line, const char *
 	free(msg);
 }
 
-/* An id, name... shown in a message: printable and short. */
+/* An id, name... shown in a message: short, one line, escaped as paths
+ * are (tpg_repo_path_display), never cut inside a character. */
 static char *shown(const char *s)
 {
-	tpg_buf b = TPG_BUF_INIT;
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n && b.len < 80; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f)
-			tpg_buf_printf(&b, "\\x%02x", c);
-		else
-			tpg_buf_putc(&b, (char)c);
-	}
-	if (b.len >= 80)
-		tpg_buf_puts(&b, "...");
-	char *raw = tpg_buf_detach(&b);
-	char *out = tpg_sanitize_utf8(raw, strlen(raw));
-	free(raw);
-	return out;
+	size_t len = strlen(s), n = tpg_sanitize_truncate(s, len, 80);
+	char *head = tpg_xstrndup(s, n);
+	char *out = tpg_repo_path_display(head);
+	free(head);
+	if (n == len)
+		return out;
+	char *cut = tpg_xasprintf("%s...", out);
+	free(out);
+	return cut;
 }
 
 /* One row, whatever the format: column values (borrowed), its line. */

@@ -201,7 +201,7 @@ static void test_unsafe_ids(void **state)
 	assert_string_equal(r->students[7].folder, "alice-2");
 	assert_string_equal(r->students[8].folder, "ok-id_1.2");
 	assert_true(notes_have(r, "r.csv:2: id '../../etc' is not usable as a folder name"));
-	assert_true(notes_have(r, "'new\\x0aline'"));
+	assert_true(notes_have(r, "'new\\nline'"));
 	tpg_roster_free(r);
 }
 
