@@ -26,7 +26,6 @@ typedef struct worker {
 	tpg_git_cred cred;
 	bool noted_plain_http;
 	long long last_progress_ms;
-	bool resolving;
 } worker;
 
 /* ---- records to the parent ---- */
@@ -100,15 +99,6 @@ static int check_stop(worker *w)
 	return 0;
 }
 
-static char *size_text(long long bytes)
-{
-	if (bytes >= 1024LL * 1024 * 1024)
-		return tpg_xasprintf("%.1f GB", bytes / (1024.0 * 1024 * 1024));
-	if (bytes >= 1024 * 1024)
-		return tpg_xasprintf("%lld MB", bytes / (1024 * 1024));
-	return tpg_xasprintf("%lld KB", (bytes + 1023) / 1024);
-}
-
 /* ---- libgit2 callbacks ---- */
 
 static int on_transfer(const git_indexer_progress *st, void *payload)
@@ -116,11 +106,10 @@ static int on_transfer(const git_indexer_progress *st, void *payload)
 	worker *w = payload;
 
 	if ((long long)st->received_bytes > w->job->max_bytes) {
-		char *cap = size_text(w->job->max_bytes);
-		stash(w, TPG_ETOOBIG, TPG_GIT_FAIL_TOO_BIG,
-			"repository over %s: stopped downloading %s", cap, w->job->url->display);
-		free(cap);
-		return GIT_EUSER;
+		char cap[32];
+		return stash(w, TPG_ETOOBIG, TPG_GIT_FAIL_TOO_BIG,
+			"repository over %s: stopped downloading %s",
+			tpg_format_size(w->job->max_bytes, cap, sizeof(cap)), w->job->url->display);
 	}
 	if (check_stop(w) < 0)
 		return GIT_EUSER;
@@ -481,10 +470,10 @@ static int on_tree_entry(const char *root, const git_tree_entry *e, void *payloa
 		return -1;
 	}
 	if (s->bytes > s->w->job->max_bytes) {
-		char *cap = size_text(s->w->job->max_bytes);
+		char cap[32];
 		fail(s->w, TPG_ETOOBIG, TPG_GIT_FAIL_TOO_BIG,
-			"repository over %s: the files of the commit add up to more", cap);
-		free(cap);
+			"repository over %s: the files of the commit add up to more",
+			tpg_format_size(s->w->job->max_bytes, cap, sizeof(cap)));
 		return -1;
 	}
 	if ((s->files & 4095) == 0 && check_stop(s->w) < 0)
