@@ -45,6 +45,25 @@ static json_t *num(double v)
 	return json_real(round(v * 1000) / 1000);
 }
 
+/* What class.json and summary.json both say of a check, and of the shard. */
+static json_t *check_json(const tpg_gb_check *c)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", str_or_null(c->id));
+	json_object_set_new(o, "title", str_or_null(c->title));
+	json_object_set_new(o, "suite", str_or_null(c->suite));
+	json_object_set_new(o, "max_points", num(c->max_points));
+	json_object_set_new(o, "bonus", json_boolean(c->bonus));
+	return o;
+}
+
+static json_t *shard_json(const tpg_gradebook *gb)
+{
+	if (gb->shard_total <= 0)
+		return json_null();
+	return json_pack("{s:i,s:i}", "index", gb->shard_index, "total", gb->shard_total);
+}
+
 static int dump_json(json_t *doc, FILE *out, tpg_err *err)
 {
 	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -389,11 +408,7 @@ int tpg_gradebook_write_class_json(const tpg_gradebook *gb, FILE *out, tpg_err *
 	json_object_set_new(d, "title", str_or_null(gb->title));
 	json_object_set_new(d, "spec", str_or_null(gb->spec));
 	json_object_set_new(d, "spec_digest", str_or_null(gb->spec_digest));
-	if (gb->shard_total > 0)
-		json_object_set_new(d, "shard", json_pack("{s:i,s:i}", "index", gb->shard_index,
-		                                          "total", gb->shard_total));
-	else
-		json_object_set_new(d, "shard", json_null());
+	json_object_set_new(d, "shard", shard_json(gb));
 	json_t *suites = json_array();
 	for (size_t s = 0; s < gb->nsuites; s++) {
 		json_t *ids = json_array();
@@ -408,15 +423,8 @@ int tpg_gradebook_write_class_json(const tpg_gradebook *gb, FILE *out, tpg_err *
 	}
 	json_object_set_new(d, "suites", suites);
 	json_t *checks = json_array();
-	for (size_t i = 0; i < gb->nchecks; i++) {
-		json_t *o = json_object();
-		json_object_set_new(o, "id", str_or_null(gb->checks[i].id));
-		json_object_set_new(o, "title", str_or_null(gb->checks[i].title));
-		json_object_set_new(o, "suite", str_or_null(gb->checks[i].suite));
-		json_object_set_new(o, "max_points", num(gb->checks[i].max_points));
-		json_object_set_new(o, "bonus", json_boolean(gb->checks[i].bonus));
-		json_array_append_new(checks, o);
-	}
+	for (size_t i = 0; i < gb->nchecks; i++)
+		json_array_append_new(checks, check_json(&gb->checks[i]));
 	json_object_set_new(d, "checks", checks);
 	json_t *students = json_array();
 	for (size_t i = 0; i < gb->nrows; i++) {
@@ -715,11 +723,7 @@ int tpg_gradebook_write_summary(const tpg_gradebook *gb, FILE *out, tpg_err *err
 	char *gen = iso_utc(gb->generated);
 	json_object_set_new(d, "generated", json_string(gen));
 	free(gen);
-	if (gb->shard_total > 0)
-		json_object_set_new(d, "shard", json_pack("{s:i,s:i}", "index", gb->shard_index,
-		                                          "total", gb->shard_total));
-	else
-		json_object_set_new(d, "shard", json_null());
+	json_object_set_new(d, "shard", shard_json(gb));
 	json_object_set_new(d, "count", json_integer((json_int_t)st.count));
 	json_object_set_new(d, "graded", json_integer((json_int_t)st.graded));
 	json_object_set_new(d, "errors", json_integer((json_int_t)st.errors));
@@ -734,12 +738,7 @@ int tpg_gradebook_write_summary(const tpg_gradebook *gb, FILE *out, tpg_err *err
 	json_t *checks = json_array();
 	for (size_t k = 0; k < gb->nchecks; k++) {
 		const tpg_gb_check_stats *c = &st.checks[k];
-		json_t *o = json_object();
-		json_object_set_new(o, "id", str_or_null(gb->checks[k].id));
-		json_object_set_new(o, "title", str_or_null(gb->checks[k].title));
-		json_object_set_new(o, "suite", str_or_null(gb->checks[k].suite));
-		json_object_set_new(o, "max_points", num(gb->checks[k].max_points));
-		json_object_set_new(o, "bonus", json_boolean(gb->checks[k].bonus));
+		json_t *o = check_json(&gb->checks[k]);
 		json_object_set_new(o, "graded", json_integer((json_int_t)c->graded));
 		json_object_set_new(o, "passed", json_integer((json_int_t)c->passed));
 		json_object_set_new(o, "failed", json_integer((json_int_t)c->failed));
