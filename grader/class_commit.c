@@ -142,6 +142,19 @@ int tpg_class_write_gradescope(const char *dir, const tpg_class_state *st, tpg_e
 	return rc;
 }
 
+int tpg_class_write_gradescope_from_state(const char *dir, tpg_err *err)
+{
+	char *sp = tpg_xasprintf("%s/state.json", dir);
+	tpg_class_state st;
+	int rc = tpg_class_state_read(sp, &st, err);
+	free(sp);
+	if (rc < 0)
+		return rc;
+	rc = tpg_class_write_gradescope(dir, &st, err);
+	tpg_class_state_clear(&st);
+	return rc;
+}
+
 /* --------------------------------------------------------------- progress */
 
 static void fmt_duration(long long ms, char *buf, size_t n)

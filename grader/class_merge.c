@@ -134,14 +134,8 @@ static int merge_rows(char *const *src, int nsrc, tpg_gradebook **books, tpg_gra
 		}
 		tpg_gradebook_load_row(gb, row, out);
 		if (gradescope && row->status != TPG_GB_PENDING) {
-			char *sp = tpg_xasprintf("%s/%s/state.json", out, row->folder);
 			char *sd = tpg_xasprintf("%s/%s", out, row->folder);
-			tpg_class_state cs;
-			if (tpg_class_state_read(sp, &cs, NULL) == 0) {
-				tpg_class_write_gradescope(sd, &cs, NULL);
-				tpg_class_state_clear(&cs);
-			}
-			free(sp);
+			tpg_class_write_gradescope_from_state(sd, NULL);
 			free(sd);
 		}
 	}

@@ -424,15 +424,9 @@ int tpg_class_run(const tpg_class_opts *o, const tpg_roster *roster, tpg_gradebo
 		char *gs = tpg_class_path(o->out_dir, row->folder, "results.json");
 		struct stat st;
 		if (stat(gs, &st) < 0) {
-			char *sp = tpg_class_path(o->out_dir, row->folder, "state.json");
-			tpg_class_state cs;
-			if (tpg_class_state_read(sp, &cs, NULL) == 0) {
-				char *sd = tpg_class_path(o->out_dir, row->folder, NULL);
-				tpg_class_write_gradescope(sd, &cs, NULL);
-				free(sd);
-				tpg_class_state_clear(&cs);
-			}
-			free(sp);
+			char *sd = tpg_class_path(o->out_dir, row->folder, NULL);
+			tpg_class_write_gradescope_from_state(sd, NULL);
+			free(sd);
 		}
 		free(gs);
 	}

@@ -135,5 +135,7 @@ int tpg_class_merge(char *const *src, int nsrc, const char *out, bool gradescope
 /* Per-student files from a state and a report: results.json for Gradescope
  * (also for an error row, with the message), written atomically. */
 int tpg_class_write_gradescope(const char *dir, const tpg_class_state *st, tpg_err *err);
+/* The same from DIR/state.json; TPG_ENOTFOUND without one. */
+int tpg_class_write_gradescope_from_state(const char *dir, tpg_err *err);
 
 #endif
