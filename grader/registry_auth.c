@@ -61,11 +61,7 @@ void tpg_registry_resp_free(reg_resp *r)
 	free(r->link);
 	tpg_strv_free(&r->challenges);
 	free(r->url);
-	size_t cap = r->cap;
-	long long deadline = r->deadline;
 	memset(r, 0, sizeof(*r));
-	r->cap = cap;
-	r->deadline = deadline;
 	r->content_length = -1;
 }
 
@@ -214,6 +210,7 @@ static int http_once(tpg_registry *reg, const char *what, const char *method, co
 			left = req->deadline - now;
 	}
 	tpg_registry_resp_free(resp);
+	resp->cap = req->cap;
 	resp->deadline = req->deadline;
 
 	curl_easy_reset(c);
@@ -699,7 +696,6 @@ int tpg_registry_request(tpg_registry *reg, const reg_req *req, reg_resp *resp, 
 {
 	int rc;
 
-	resp->cap = req->cap;
 	/*
 	 * Up to three rounds: anonymous (to learn the challenge), with
 	 * credentials or a token, and once more after a refused token (expired

@@ -79,8 +79,8 @@ typedef struct reg_resp {
 	long long content_length;  /* -1 unknown */
 	tpg_strv challenges;       /* WWW-Authenticate values */
 	char *url;                 /* the URL that answered (after redirects) */
-	size_t cap;                /* internal: cap for 2xx bodies */
-	long long deadline;        /* internal */
+	size_t cap;                /* internal: req->cap, for the curl callbacks */
+	long long deadline;        /* internal: req->deadline, likewise */
 } reg_resp;
 
 void tpg_registry_resp_free(reg_resp *r);
