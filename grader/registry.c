@@ -84,12 +84,7 @@ int tpg_registry_open(const tpg_registry_opts *opts, tpg_registry **out, tpg_err
 		return tpg_err_set(err, TPG_EGENERIC, "cannot initialise libcurl");
 	}
 	/* Explicit secrets are scrubbed from messages from the start. */
-	tpg_registry_add_secret(reg, reg->password);
-	if (reg->password) {
-		char *h = tpg_cred_basic_header(reg->username, reg->password);
-		tpg_registry_add_secret(reg, h + 6);
-		tpg_cred_wipe_free(h);
-	}
+	tpg_registry_add_password(reg, reg->username, reg->password);
 	*out = reg;
 	return 0;
 }

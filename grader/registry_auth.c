@@ -23,6 +23,17 @@ void tpg_registry_add_secret(tpg_registry *reg, const char *secret)
 	tpg_strv_push(&reg->secrets, secret);
 }
 
+void tpg_registry_add_password(tpg_registry *reg, const char *user, const char *password)
+{
+	if (!password)
+		return;
+	tpg_registry_add_secret(reg, password);
+	/* Its Basic header too, minus "Basic ": base64 of user:password. */
+	char *h = tpg_cred_basic_header(user, password);
+	tpg_registry_add_secret(reg, h + 6);
+	tpg_cred_wipe_free(h);
+}
+
 int tpg_registry_finish(tpg_registry *reg, int rc, tpg_err *err)
 {
 	if (!err || !reg)
@@ -380,13 +391,8 @@ static int ensure_creds(tpg_registry *reg, long long deadline, tpg_err *err)
 		return tpg_err_set(err, rc, "%s", cerr.msg);
 	if (rc == 0) {
 		reg->cred_state = REG_CRED_FOUND;
-		tpg_registry_add_secret(reg, reg->cred.password);
+		tpg_registry_add_password(reg, reg->cred.username, reg->cred.password);
 		tpg_registry_add_secret(reg, reg->cred.identity_token);
-		if (reg->cred.password) {
-			char *h = tpg_cred_basic_header(reg->cred.username, reg->cred.password);
-			tpg_registry_add_secret(reg, h + 6);
-			tpg_cred_wipe_free(h);
-		}
 	} else {
 		reg->cred_state = REG_CRED_NONE;
 		memcpy(reg->cred_note, cerr.msg, sizeof(reg->cred_note));

@@ -90,6 +90,8 @@ void tpg_registry_resp_free(reg_resp *r);
 int tpg_registry_request(tpg_registry *reg, const reg_req *req, reg_resp *resp, tpg_err *err);
 /* Remembers a secret to scrub from messages. */
 void tpg_registry_add_secret(tpg_registry *reg, const char *secret);
+/* Remembers a password (NULL: nothing) and the base64 of its Basic header. */
+void tpg_registry_add_password(tpg_registry *reg, const char *user, const char *password);
 /* Scrubs the secrets from err->msg; returns rc. Every public function
  * returns through it. */
 int tpg_registry_finish(tpg_registry *reg, int rc, tpg_err *err);
