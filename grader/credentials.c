@@ -179,9 +179,7 @@ static int parse_helper_output(const char *prog, const char *out, tpg_cred *cred
 		cred->username = tpg_xstrdup(user ? user : "");
 		cred->password = tpg_xstrdup(secret);
 	}
-	/* Jansson keeps copies of the strings: wipe them before freeing. */
-	if (secret)
-		explicit_bzero((char *)secret, strlen(secret));
+	tpg_cred_wipe_json(root);
 	json_decref(root);
 	return rc;
 }
@@ -370,28 +368,20 @@ static json_t *find_auth_entry(json_t *auths, const char *key)
 	return NULL;
 }
 
-static void wipe_json_string(json_t *s)
-{
-	const char *v = json_string_value(s);
-	if (v)
-		explicit_bzero((char *)v, strlen(v));
-}
-
-/* Wipes every string in the tree: config.json text holds secrets. */
-static void wipe_json(json_t *j)
+void tpg_cred_wipe_json(json_t *j)
 {
 	const char *k;
 	json_t *v;
 	size_t i;
 
 	if (json_is_string(j))
-		wipe_json_string(j);
+		explicit_bzero((char *)json_string_value(j), json_string_length(j));
 	else if (json_is_object(j))
 		json_object_foreach(j, k, v)
-			wipe_json(v);
+			tpg_cred_wipe_json(v);
 	else if (json_is_array(j))
 		json_array_foreach(j, i, v)
-			wipe_json(v);
+			tpg_cred_wipe_json(v);
 }
 
 static int from_auth_entry(json_t *e, const char *label, tpg_cred *out, tpg_err *err)
@@ -523,7 +513,7 @@ static int lookup_in_text(const char *text, const char *label, const char *key,
 		return rc;
 	}
 	rc = from_config(root, label, key, deadline, out, err);
-	wipe_json(root);
+	tpg_cred_wipe_json(root);
 	json_decref(root);
 	return rc;
 }

@@ -595,18 +595,8 @@ static int fetch_token(tpg_registry *reg, const char *scope, long long deadline,
 	reg->stats.token_fetches++;
 	rc = 0;
 out:
-	if (root) {
-		json_t *t1 = json_object_get(root, "token"), *t2 = json_object_get(root, "access_token");
-		json_t *t3 = json_object_get(root, "refresh_token");
-		const char *v;
-		if ((v = json_string_value(t1)))
-			explicit_bzero((char *)v, strlen(v));
-		if ((v = json_string_value(t2)))
-			explicit_bzero((char *)v, strlen(v));
-		if ((v = json_string_value(t3)))
-			explicit_bzero((char *)v, strlen(v));
-		json_decref(root);
-	}
+	tpg_cred_wipe_json(root);
+	json_decref(root);
 	if (resp.body.data)
 		explicit_bzero(resp.body.data, resp.body.len);
 	tpg_registry_resp_free(&resp);

@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "tpgrade/common.h"
 
 typedef struct tpg_cred {
@@ -80,5 +82,8 @@ char *tpg_cred_base64_decode(const char *s, size_t *len_out);
 char *tpg_cred_basic_header(const char *user, const char *password);
 /* Overwrites a string's bytes with zeros, then frees it. NULL is fine. */
 void tpg_cred_wipe_free(char *s);
+/* Overwrites every string of a JSON tree (Jansson keeps copies of what it
+ * parsed: config.json, helper and token answers) before json_decref. */
+void tpg_cred_wipe_json(json_t *j);
 
 #endif
