@@ -152,11 +152,6 @@ static int check_repo(const tpg_registry *reg, const char *repo, tpg_err *err)
 	return 0;
 }
 
-static bool is_digest(const char *ref)
-{
-	return ref && strchr(ref, ':') != NULL;
-}
-
 static int check_ref(const char *ref, tpg_err *err)
 {
 	if (!ref || !(tpg_imageref_valid_tag(ref) || tpg_imageref_valid_digest(ref)))
@@ -307,7 +302,7 @@ static int manifest_not_found(tpg_registry *reg, const char *repo, const char *r
 	if (rc == TPG_ENOTFOUND) {
 		rc = tpg_err_set(err, TPG_ENOTFOUND, "repository %s not found in %s", repo,
 				 reg->domain);
-	} else if (rc == 0 && !is_digest(ref)) {
+	} else if (rc == 0 && !tpg_imageref_valid_digest(ref)) {
 		tpg_buf b = TPG_BUF_INIT;
 		if (tags.len == 0) {
 			tpg_buf_puts(&b, "it has no tags");
@@ -331,7 +326,6 @@ static int manifest_not_found(tpg_registry *reg, const char *repo, const char *r
 static int manifest_req(tpg_registry *reg, const char *repo, const char *ref, bool head,
 			long long deadline, tpg_manifest_info *out, tpg_err *err)
 {
-	reg_req req = {0};
 	reg_resp resp = {0};
 	char *url, *scope;
 	int rc;
@@ -341,13 +335,9 @@ static int manifest_req(tpg_registry *reg, const char *repo, const char *ref, bo
 		return rc;
 	url = tpg_xasprintf("%s/v2/%s/manifests/%s", reg->base_url, repo, ref);
 	scope = scope_for(repo, false);
-	req.method = head ? "HEAD" : "GET";
-	req.url = url;
-	req.accept = manifest_accept;
-	req.scope = scope;
-	req.cap = reg->max_manifest;
-	req.follow = true;
-	req.deadline = deadline;
+	reg_req req = { .method = head ? "HEAD" : "GET", .url = url, .accept = manifest_accept,
+	                .scope = scope, .cap = reg->max_manifest, .follow = true,
+	                .deadline = deadline };
 	rc = tpg_registry_request(reg, &req, &resp, err);
 	if (rc)
 		goto out;
@@ -385,7 +375,7 @@ static int manifest_req(tpg_registry *reg, const char *repo, const char *ref, bo
 		free(computed);
 		goto out;
 	}
-	if (is_digest(ref) && strncmp(ref, "sha256:", 7) == 0 && strcmp(ref, computed) != 0) {
+	if (strncmp(ref, "sha256:", 7) == 0 && strcmp(ref, computed) != 0) {
 		rc = tpg_err_set(err, TPG_EPROTO, "the manifest %s in repository %s of %s does not "
 				 "match its digest", ref, repo, reg->domain);
 		free(computed);
@@ -438,7 +428,9 @@ static int list_pages(tpg_registry *reg, const char *first_url, const char *scop
 	if (max == 0)
 		max = DEFAULT_LIST_MAX;
 	for (int page = 0; url; page++) {
-		reg_req req = {0};
+		reg_req req = { .method = "GET", .url = url, .scope = scope,
+		                .cap = TPG_REGISTRY_PAGE_BODY_MAX, .follow = true,
+		                .deadline = deadline };
 		reg_resp resp = {0};
 		json_t *root, *list, *v;
 		size_t i;
@@ -449,12 +441,6 @@ static int list_pages(tpg_registry *reg, const char *first_url, const char *scop
 					 MAX_PAGES);
 			break;
 		}
-		req.method = "GET";
-		req.url = url;
-		req.scope = scope;
-		req.cap = TPG_REGISTRY_PAGE_BODY_MAX;
-		req.follow = true;
-		req.deadline = deadline;
 		rc = tpg_registry_request(reg, &req, &resp, err);
 		if (rc == 0 && resp.status != 200)
 			rc = answer_error(reg, &resp, repo, NULL, err);
@@ -561,7 +547,6 @@ int tpg_registry_repo_exists(tpg_registry *reg, const char *repo, long long dead
 static int blob_req(tpg_registry *reg, const char *repo, const char *digest, bool head,
 		    size_t max, long long deadline, reg_resp *resp, tpg_err *err)
 {
-	reg_req req = {0};
 	char *url, *scope;
 	int rc;
 
@@ -572,12 +557,8 @@ static int blob_req(tpg_registry *reg, const char *repo, const char *digest, boo
 				   digest ? digest : "");
 	url = tpg_xasprintf("%s/v2/%s/blobs/%s", reg->base_url, repo, digest);
 	scope = scope_for(repo, false);
-	req.method = head ? "HEAD" : "GET";
-	req.url = url;
-	req.scope = scope;
-	req.cap = max;
-	req.follow = true;
-	req.deadline = deadline;
+	reg_req req = { .method = head ? "HEAD" : "GET", .url = url, .scope = scope, .cap = max,
+	                .follow = true, .deadline = deadline };
 	rc = tpg_registry_request(reg, &req, resp, err);
 	free(url);
 	free(scope);
@@ -640,7 +621,6 @@ static int blob_upload(tpg_registry *reg, const char *repo, const void *data, si
 	reg_resp resp = {0};
 	char *digest = tpg_registry_sha256(data, len), *url = NULL, *put_url = NULL;
 	char *scope = NULL, *loc = NULL;
-	bool exists = false;
 	int rc;
 
 	if ((rc = check_repo(reg, repo, err)))
@@ -648,17 +628,11 @@ static int blob_upload(tpg_registry *reg, const char *repo, const void *data, si
 	scope = scope_for(repo, true);
 	/* Ask with the push scope from the start: one token for the whole push. */
 	url = tpg_xasprintf("%s/v2/%s/blobs/%s", reg->base_url, repo, digest);
-	req.method = "HEAD";
-	req.url = url;
-	req.scope = scope;
-	req.follow = true;
-	req.deadline = deadline;
+	req = (reg_req){ .method = "HEAD", .url = url, .scope = scope, .follow = true,
+	                 .deadline = deadline };
 	rc = tpg_registry_request(reg, &req, &resp, err);
-	if (rc)
-		goto out;
-	exists = resp.status == 200;
-	if (exists)
-		goto out;
+	if (rc || resp.status == 200)
+		goto out;   /* an error, or the blob is there already */
 	free(url);
 	url = tpg_xasprintf("%s/v2/%s/blobs/uploads/", reg->base_url, repo);
 	req.method = "POST";
@@ -714,7 +688,6 @@ int tpg_registry_manifest_put(tpg_registry *reg, const char *repo, const char *r
 			      const char *media_type, const void *body, size_t len,
 			      long long deadline, char **digest_out, tpg_err *err)
 {
-	reg_req req = {0};
 	reg_resp resp = {0};
 	char *url, *scope;
 	int rc;
@@ -725,13 +698,8 @@ int tpg_registry_manifest_put(tpg_registry *reg, const char *repo, const char *r
 		return tpg_registry_finish(reg, rc, err);
 	url = tpg_xasprintf("%s/v2/%s/manifests/%s", reg->base_url, repo, ref);
 	scope = scope_for(repo, true);
-	req.method = "PUT";
-	req.url = url;
-	req.scope = scope;
-	req.content_type = media_type;
-	req.body = body;
-	req.body_len = len;
-	req.deadline = deadline;
+	reg_req req = { .method = "PUT", .url = url, .scope = scope, .content_type = media_type,
+	                .body = body, .body_len = len, .deadline = deadline };
 	rc = tpg_registry_request(reg, &req, &resp, err);
 	if (rc == 0 && resp.status != 201)
 		rc = answer_error(reg, &resp, repo, ref, err);

@@ -487,14 +487,9 @@ static void put_server_text(tpg_buf *b, const char *s, size_t max)
 		tpg_buf_puts(b, "...");
 }
 
-static bool is_digest_ref(const char *ref)
-{
-	return ref && strchr(ref, ':') != NULL;
-}
-
 static void what_ref(tpg_buf *b, const char *ref)
 {
-	if (is_digest_ref(ref))
+	if (tpg_imageref_valid_digest(ref))
 		tpg_buf_printf(b, "manifest %s", ref);
 	else
 		tpg_buf_printf(b, "tag %s", ref ? ref : "?");
