@@ -93,11 +93,6 @@ typedef struct subject {
 	json_t *local_digests;
 } subject;
 
-static void wipe_free(char *s)
-{
-	tpg_cred_wipe_free(s);
-}
-
 static void free_leaf(void *p)
 {
 	leaf *l = p;
@@ -518,13 +513,9 @@ static void describe_target(const subject *s, tpg_buf *out)
 
 static int eval_repository(const leaf *l, subject *s, tpg_buf *why)
 {
-	int rc = load_tags(s);
-	if (rc == TPG_ENOTFOUND) {
-		repo_missing(s, why);
-		return l->want == 1;
-	}
-	if (rc < 0)
-		return env_error(why, &s->tags.err);
+	int rc = need_tags(s, why);
+	if (rc <= 0)
+		return rc < 0 ? rc : l->want == 1;
 	tpg_buf_printf(why, "repository %s exists in %s", s->ref->path, s->ref->domain);
 	if (s->tags.items.len) {
 		tpg_buf_puts(why, " (tags: ");
@@ -626,19 +617,9 @@ static int eval_tags(const leaf *l, subject *s, tpg_buf *why)
 
 static int eval_manifest(const leaf *l, subject *s, tpg_buf *why)
 {
-	tpg_buf miss = TPG_BUF_INIT;
-	int rc = need_target(s, &miss);
-	if (rc < 0) {
-		tpg_buf_puts(why, tpg_buf_cstr(&miss));
-		tpg_buf_free(&miss);
-		return rc;
-	}
-	if (rc == 0) {
-		tpg_buf_puts(why, tpg_buf_cstr(&miss));
-		tpg_buf_free(&miss);
-		return l->want == M_ABSENT;
-	}
-	tpg_buf_free(&miss);
+	int rc = need_target(s, why);
+	if (rc <= 0)
+		return rc < 0 ? rc : l->want == M_ABSENT;
 	target_name(s, why);
 	tpg_buf_puts(why, " is ");
 	describe_target(s, why);
@@ -905,8 +886,8 @@ static void free_cfg(void *p)
 		return;
 	tpg_tmpl_free(&c->image);
 	tpg_imageref_free(c->ref);
-	wipe_free(c->username);
-	wipe_free(c->password);
+	tpg_cred_wipe_free(c->username);
+	tpg_cred_wipe_free(c->password);
 	free(c->ca_bundle);
 	tpg_pred_free(c->expect, &reg_ops);
 	free(c);
