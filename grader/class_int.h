@@ -27,6 +27,8 @@ typedef struct tpg_class_job {
 	bool term_sent, timed_out;
 	tpg_probe probe;       /* the probe that led to this grading, if any */
 	bool probed;
+	char *key;             /* the student's options key (tpg_class_student_key) */
+	tpg_class_state prev;  /* probe: the last state, what the answer is compared with */
 } tpg_class_job;
 
 typedef struct tpg_class_ctx {

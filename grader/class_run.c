@@ -55,35 +55,56 @@ static bool prefix_of(const char *shorter, const char *full)
 	return full && strlen(full) >= n && strncasecmp(shorter, full, n) == 0;
 }
 
+/* A student with a state recorded under the same key (and not a transient
+ * failure) is probed first; anyone else is graded. The key and the state
+ * go with the job, so neither is computed nor read again when it ends. */
 static void start_next(tpg_class_ctx *r, tpg_class_job *j)
 {
 	size_t rowi = r->queue[r->qpos++];
 	tpg_gb_row *row = &r->gb->rows[rowi];
+	const tpg_student *s = &r->roster->students[row->index];
+	char *key = tpg_class_student_key(r->o, s);
 	tpg_class_state prev;
 	char *sp = tpg_class_path(r->o->out_dir, row->folder, "state.json");
 	bool have = tpg_class_state_read(sp, &prev, NULL) == 0;
 	free(sp);
-	const tpg_student *s = &r->roster->students[row->index];
-	char *key = tpg_class_student_key(r->o, s);
 	bool probe = have && !r->o->force && prev.key && strcmp(prev.key, key) == 0 &&
 	             !prev.transient;
-	free(key);
-	if (have)
-		tpg_class_state_clear(&prev);
 	if (probe)
 		tpg_class_start_probe(r, j, rowi);
 	else
 		tpg_class_start_grade(r, j, rowi);
 	if (j->pid < 0) {
 		j->pid = 0;
+		free(key);
+		tpg_class_state_clear(&prev);
 		tpg_class_record_error(r, row, "", "error", "cannot start a child process", NULL, 0, -1, false);
+		return;
 	}
+	j->key = key;
+	if (probe)
+		j->prev = prev;
+	else
+		tpg_class_state_clear(&prev);
+}
+
+/* The job is over: what it owns goes. */
+static void release(tpg_class_job *j)
+{
+	j->pid = 0;
+	free(j->key);
+	j->key = NULL;
+	tpg_class_state_clear(&j->prev);
+	if (j->probed)
+		tpg_probe_clear(&j->probe);
+	j->probed = false;
 }
 
 static void probe_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 {
 	tpg_gb_row *row = &r->gb->rows[j->row];
 	const tpg_student *s = &r->roster->students[row->index];
+	const tpg_class_state *prev = &j->prev;
 	double secs = (tpg_now_ms() - j->started) / 1000.0;
 	char buf[8192];
 	ssize_t n;
@@ -94,12 +115,10 @@ static void probe_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 	tpg_probe pr;
 	bool ok = WIFEXITED(status) && tpg_probe_decode(j->out.data, j->out.len, &pr);
 	tpg_buf_free(&j->out);
-	char *key = tpg_class_student_key(r->o, s);
 	if (r->stopping && !j->timed_out) {
 		if (ok)
 			tpg_probe_clear(&pr);
-		free(key);
-		j->pid = 0;
+		release(j);
 		row->action = TPG_GB_RUN_INTERRUPTED;
 		return;
 	}
@@ -113,29 +132,25 @@ static void probe_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 			: tpg_xasprintf("the probe of %s stopped without an answer", disp);
 		free(disp);
 	}
-	tpg_class_state prev;
-	char *sp = tpg_class_path(r->o->out_dir, row->folder, "state.json");
-	bool have = tpg_class_state_read(sp, &prev, NULL) == 0;
-	free(sp);
 	const char *ref = s->ref ? s->ref : r->o->ref;
-	bool graded = have && strcmp(prev.status, "graded") == 0;
-	bool unchanged = have &&
-		((pr.kind == TPG_PROBE_TIP && prev.tip && strcmp(prev.tip, pr.tip) == 0) ||
-		 (pr.kind == TPG_PROBE_PINNED && graded && ref &&
-		  prefix_of(ref, prev.tip ? prev.tip : prev.commit)) ||
-		 (pr.kind == TPG_PROBE_FAILED && !graded && prev.failure &&
-		  strcmp(prev.failure, pr.failure) == 0));
+	bool graded = strcmp(prev->status, "graded") == 0;
+	bool unchanged =
+		(pr.kind == TPG_PROBE_TIP && prev->tip && strcmp(prev->tip, pr.tip) == 0) ||
+		(pr.kind == TPG_PROBE_PINNED && graded && ref &&
+		 prefix_of(ref, prev->tip ? prev->tip : prev->commit)) ||
+		(pr.kind == TPG_PROBE_FAILED && !graded && prev->failure &&
+		 strcmp(prev->failure, pr.failure) == 0);
 	/* The server did not answer this time: the last grade stays, said. */
 	bool unknown = graded && pr.kind == TPG_PROBE_FAILED &&
 	               tpg_class_failure_is_transient(pr.failure);
-	if (have)
-		tpg_class_state_clear(&prev);
-	j->pid = 0;
+	tpg_class_state_clear(&j->prev);
 	if (unchanged) {
+		release(j);
 		tpg_gradebook_load_row(r->gb, row, r->o->out_dir);
 		tpg_class_finish_row(r, row, TPG_GB_RUN_UNCHANGED, secs, "unchanged");
 		tpg_probe_clear(&pr);
 	} else if (unknown) {
+		release(j);
 		tpg_gradebook_load_row(r->gb, row, r->o->out_dir);
 		char *msg = tpg_xasprintf("not checked for new commits this run (%s: %s)%s%s",
 		                          pr.failure, pr.message ? pr.message : "",
@@ -148,37 +163,39 @@ static void probe_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 		free(what);
 		tpg_probe_clear(&pr);
 	} else if (pr.kind == TPG_PROBE_FAILED) {
+		char *key = j->key;
+		j->key = NULL;
+		release(j);
 		tpg_class_record_error(r, row, key, pr.failure, pr.message, NULL, secs, -1, false);
+		free(key);
 		tpg_probe_clear(&pr);
 	} else {
-		/* Changed: grade in this slot now, remembering the tip. */
+		/* Changed: grade in this slot now, remembering the tip (and the key). */
 		tpg_class_start_grade(r, j, j->row);
 		j->probe = pr;
 		j->probed = true;
 		if (j->pid < 0) {
-			j->pid = 0;
-			tpg_class_record_error(r, row, key, "error", "cannot start a child process", NULL, 0, -1,
-			             false);
-			tpg_probe_clear(&j->probe);
-			j->probed = false;
+			char *key = j->key;
+			j->key = NULL;
+			release(j);
+			tpg_class_record_error(r, row, key, "error", "cannot start a child process", NULL,
+			                       0, -1, false);
+			free(key);
 		}
 	}
-	free(key);
 }
 
 static void grade_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 {
 	tpg_gb_row *row = &r->gb->rows[j->row];
-	const tpg_student *s = &r->roster->students[row->index];
 	const char *dir = r->o->out_dir;
 	double secs = (tpg_now_ms() - j->started) / 1000.0;
 	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	char *stage = tpg_class_path(dir, row->folder, ".staging");
 	char *tip = j->probed && j->probe.kind == TPG_PROBE_TIP ? tpg_xstrdup(j->probe.tip) : NULL;
-	if (j->probed)
-		tpg_probe_clear(&j->probe);
-	j->probed = false;
-	j->pid = 0;
+	char *key = j->key;
+	j->key = NULL;
+	release(j);
 
 	char *rpath = tpg_xasprintf("%s/result.json", stage);
 	json_t *doc = json_load_file(rpath, 0, NULL);
@@ -193,11 +210,11 @@ static void grade_done(tpg_class_ctx *r, tpg_class_job *j, int status)
 		rmdir(stage);
 		free(stage);
 		free(tip);
+		free(key);
 		tpg_report_free(rep);
 		row->action = TPG_GB_RUN_INTERRUPTED;
 		return;
 	}
-	char *key = tpg_class_student_key(r->o, s);
 	char *ipath = tpg_xasprintf("%s/class-info.json", stage);
 	tpg_class_info ci;
 	bool have_ci = tpg_class_info_read(ipath, &ci, NULL) == 0;
