@@ -450,6 +450,13 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 		x->timed_out = true;
 		return 1;
 	}
+	if (x->req->tick) {
+		int rc = x->req->tick(x->req->sink_ctx);
+		if (rc) {
+			x->sink_rc = rc;
+			return 1;   /* aborts with CURLE_ABORTED_BY_CALLBACK */
+		}
+	}
 	return 0;
 }
 

@@ -398,11 +398,35 @@ int tpg_docker_container_logs(tpg_docker *dk, const char *id, bool follow, long 
                               tpg_buf *out, tpg_buf *errout, tpg_err *err)
 {
 	two_bufs b = {out, errout};
-	return tpg_docker_container_logs_cb(dk, id, follow, deadline, to_bufs, &b, err);
+	return tpg_docker_container_logs_cb(dk, id, follow, deadline, to_bufs, NULL, &b, err);
+}
+
+typedef struct logs_watch {
+	tpg_demux d;
+	int (*stop)(void *ctx);
+	void *ctx;
+	bool stopped;
+} logs_watch;
+
+static int logs_tick(void *p)
+{
+	logs_watch *w = p;
+	if (w->stop && w->stop(w->ctx)) {
+		w->stopped = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int logs_sink(void *p, const char *data, size_t len)
+{
+	logs_watch *w = p;
+	return tpg_demux_feed(&w->d, data, len) < 0 ? TPG_EPROTO : logs_tick(w);
 }
 
 int tpg_docker_container_logs_cb(tpg_docker *dk, const char *id, bool follow,
-                                 long long deadline, tpg_demux_cb cb, void *ctx, tpg_err *err)
+                                 long long deadline, tpg_demux_cb cb, int (*stop)(void *ctx),
+                                 void *ctx, tpg_err *err)
 {
 	json_t *info = NULL;
 	int rc = tpg_docker_container_inspect(dk, id, deadline, &info, err);
@@ -411,17 +435,20 @@ int tpg_docker_container_logs_cb(tpg_docker *dk, const char *id, bool follow,
 	bool tty = json_is_true(json_object_get(json_object_get(info, "Config"), "Tty"));
 	json_decref(info);
 
-	tpg_demux d;
-	tpg_demux_init(&d, tty ? 2 : 1, cb, ctx);
+	logs_watch w = {.stop = stop, .ctx = ctx};
+	tpg_demux_init(&w.d, tty ? 2 : 1, cb, ctx);
 	char *e = tpg_dockeri_path_esc(id);
 	char *p = tpg_xasprintf("/containers/%s/logs?stdout=1&stderr=1&follow=%d", e,
 	                        follow ? 1 : 0);
-	tpg_docker_req req = {.method = "GET", .path = p, .sink = demux_sink, .sink_ctx = &d};
+	tpg_docker_req req = {.method = "GET", .path = p, .sink = logs_sink, .sink_ctx = &w,
+	                      .tick = stop ? logs_tick : NULL};
 	rc = tpg_docker_request(dk, &req, deadline, NULL, NULL, err);
-	if (rc == TPG_EPROTO && d.bad)
-		rc = tpg_demux_finish(&d, err);
-	else if (rc == 0)
-		rc = tpg_demux_finish(&d, err);
+	if (w.stopped) {
+		tpg_err_clear(err);
+		rc = 1;
+	} else if (rc == 0 || (rc == TPG_EPROTO && w.d.bad)) {
+		rc = tpg_demux_finish(&w.d, err);
+	}
 	free(e);
 	free(p);
 	return rc;

@@ -117,7 +117,8 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	/* What it printed, and why it stopped; after the deadline too. */
 	long long after = tpg_now_ms() + AFTER_MS;
 	tpg_err lerr = {0};
-	int lrc = tpg_docker_container_logs_cb(dk, id, false, after, tpg_dc_proc_feed, &proc, &lerr);
+	int lrc = tpg_docker_container_logs_cb(dk, id, false, after, tpg_dc_proc_feed, NULL, &proc,
+	                                       &lerr);
 	json_t *info = NULL;
 	if (tpg_docker_container_inspect(dk, id, after, &info, NULL) == 0)
 		proc.oom_killed = json_is_true(json_object_get(json_object_get(info, "State"),

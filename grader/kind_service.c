@@ -28,6 +28,7 @@
 #define DEFAULT_EXEC_TIMEOUT_MS 30000
 #define AFTER_MS 15000
 #define LOGS_TAIL (16u << 10)
+#define LOGS_EVAL_MS 400
 #define PORTS_LABEL "tpgrade.ports"
 
 typedef enum { R_AUTO, R_IP, R_PUBLISHED } reach_mode;
@@ -501,7 +502,7 @@ static void show_logs(tpg_docker *dk, const char *id, tpg_buf *out)
 	tpg_dc_proc p;
 	tpg_dc_proc_init(&p, "the container", LOGS_TAIL);
 	if (tpg_docker_container_logs_cb(dk, id, false, tpg_now_ms() + AFTER_MS, tpg_dc_proc_feed,
-	                                 &p, NULL) == 0 && (p.all.len || p.all.truncated)) {
+	                                 NULL, &p, NULL) == 0 && (p.all.len || p.all.truncated)) {
 		tpg_buf_printf(out, "--- container logs%s ---\n", p.all.truncated ? " (end)" : "");
 		const char *text = tpg_buf_cstr(&p.all);
 		tpg_buf_append(out, text, p.all.len);
@@ -821,36 +822,109 @@ static int step_exec(step_ctx *x, const step *st, tpg_buf *why)
 	return rc;
 }
 
+/* A logs step: the output so far, then what comes, matched again at most
+ * every LOGS_EVAL_MS (and when the stream ends). */
+typedef struct logs_watch {
+	const tpg_textmatch *m;
+	tpg_dc_proc p;
+	char head[256];              /* the first bytes of the first read */
+	size_t head_len;
+	unsigned long long seen;     /* bytes of the first read */
+	unsigned long long skip;     /* following: bytes still to drop */
+	unsigned long long pos;      /* following: bytes dropped so far */
+	bool fresh;                  /* new bytes since the last match */
+	long long next_eval;
+	int result;                  /* of the last match */
+	tpg_buf why;
+} logs_watch;
+
+static void logs_feed(void *ctx, int stream, const char *data, size_t len)
+{
+	logs_watch *w = ctx;
+	if (w->skip) {
+		/* The follow sends the log from its start again: drop what the
+		 * first read had, if it is the same start. When the daemon
+		 * rotated the log (2 x 32 MB) in between, it is not: then
+		 * everything counts (some lines twice, which matchers bear). */
+		size_t n = w->skip < len ? (size_t)w->skip : len;
+		size_t check = w->pos < w->head_len ? w->head_len - (size_t)w->pos : 0;
+		if (check > n)
+			check = n;
+		if (check && memcmp(data, w->head + w->pos, check) != 0) {
+			w->skip = 0;
+		} else {
+			w->skip -= n;
+			w->pos += n;
+			data += n;
+			len -= n;
+		}
+	} else if (!w->pos && w->head_len < sizeof(w->head)) {
+		size_t n = sizeof(w->head) - w->head_len < len ? sizeof(w->head) - w->head_len : len;
+		memcpy(w->head + w->head_len, data, n);
+		w->head_len += n;
+	}
+	w->seen += len;
+	if (len) {
+		tpg_dc_proc_feed(&w->p, stream, data, len);
+		w->fresh = true;
+	}
+}
+
+static void logs_match(logs_watch *w)
+{
+	tpg_buf_clear(&w->why);
+	w->result = tpg_textmatch_eval(w->m, tpg_buf_cstr(&w->p.all), w->p.all.len, "the log",
+	                               &w->why);
+	w->fresh = false;
+	w->next_eval = tpg_now_ms() + LOGS_EVAL_MS;
+}
+
+static int logs_decided(void *ctx)
+{
+	logs_watch *w = ctx;
+	if (w->fresh && tpg_now_ms() >= w->next_eval)
+		logs_match(w);
+	return w->result != 0;
+}
+
 static int step_logs(step_ctx *x, const step *st, tpg_buf *why)
 {
 	long long within = st->within_ms >= 0 ? st->within_ms : DEFAULT_LOGS_WITHIN_MS;
 	long long deadline = within > 0 ? tpg_dc_deadline(x->run, within) : tpg_run_deadline(x->run);
-	for (;;) {
-		tpg_dc_proc p;
-		tpg_err err = {0};
-		tpg_dc_proc_init(&p, "the container", 0);
-		int rc = tpg_docker_container_logs_cb(x->dk, x->s->id, false, tpg_run_deadline(x->run),
-		                                      tpg_dc_proc_feed, &p, &err);
-		if (rc < 0) {
-			tpg_dc_proc_free(&p);
-			tpg_buf_puts(why, err.msg);
-			return rc == TPG_ENOTFOUND ? 0 : rc;
-		}
-		tpg_buf one = TPG_BUF_INIT;
-		const char *text = tpg_buf_cstr(&p.all);
-		int m = tpg_textmatch_eval(st->logs, text, p.all.len, "the logs", &one);
-		tpg_dc_proc_free(&p);
-		if (m != 0 || within <= 0 || tpg_now_ms() + POLL_MS * 2 > deadline) {
-			tpg_buf_puts(why, tpg_buf_cstr(&one));
-			tpg_buf_free(&one);
-			return m;
-		}
-		tpg_buf_free(&one);
-		if (sleep_until(tpg_now_ms() + POLL_MS * 2) < 0) {
-			tpg_buf_puts(why, "interrupted");
-			return TPG_ECANCELED;
+	logs_watch w = {.m = st->logs};
+	tpg_err err = {0};
+	tpg_dc_proc_init(&w.p, "the container", 0);
+	/* What is there now decides as it did before any follow: a
+	 * not-contains holds or not on the whole log, never on a part. */
+	int rc = tpg_docker_container_logs_cb(x->dk, x->s->id, false, tpg_run_deadline(x->run),
+	                                      logs_feed, NULL, &w, &err);
+	if (rc == 0) {
+		logs_match(&w);
+		if (w.result == 0 && within > 0) {
+			/* Then one request that follows: the daemon sends the log
+			 * from its start again (skipped here), then what comes. */
+			w.skip = w.seen;
+			w.pos = 0;
+			rc = tpg_docker_container_logs_cb(x->dk, x->s->id, true, deadline, logs_feed,
+			                                  logs_decided, &w, &err);
+			if (rc == 0 || rc == TPG_ETIMEOUT) {
+				if (w.fresh)
+					logs_match(&w);
+				rc = 0;
+			}
 		}
 	}
+	int result;
+	if (rc < 0) {
+		tpg_buf_puts(why, err.msg);
+		result = rc == TPG_ENOTFOUND ? 0 : rc;
+	} else {
+		tpg_buf_puts(why, tpg_buf_cstr(&w.why));
+		result = w.result;
+	}
+	tpg_dc_proc_free(&w.p);
+	tpg_buf_free(&w.why);
+	return result;
 }
 
 static void describe_step(const step *st, tpg_buf *out)

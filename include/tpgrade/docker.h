@@ -138,6 +138,10 @@ typedef struct tpg_docker_req {
 	const char *const *headers; /* extra "Name: value" lines, NULL-terminated */
 	tpg_docker_sink sink;
 	void *sink_ctx;
+	/* Optional: called with sink_ctx while the transfer runs, also when no
+	 * data comes (about once a second then); non-zero stops it as a
+	 * sink's return does. */
+	int (*tick)(void *ctx);
 } tpg_docker_req;
 int tpg_docker_request(tpg_docker *dk, const tpg_docker_req *req, long long deadline,
                        long *status, char **ctype_out, tpg_err *err);
@@ -369,9 +373,14 @@ int tpg_docker_container_logs(tpg_docker *dk, const char *id, bool follow, long 
                               tpg_buf *out, tpg_buf *errout, tpg_err *err);
 /* The same, each piece handed to `cb` as it arrives (stream 1 stdout, 2
  * stderr; everything is stdout with a TTY), in the daemon's order: for a
- * caller that wants both streams interleaved as well as apart. */
+ * caller that wants both streams interleaved as well as apart. `stop`
+ * (may be NULL) is asked with ctx after each piece and, while following,
+ * about once a second when nothing comes: non-zero ends the request,
+ * which then returns 1 (a watcher waiting for a line need not read the
+ * whole log again and again). */
 int tpg_docker_container_logs_cb(tpg_docker *dk, const char *id, bool follow,
-                                 long long deadline, tpg_demux_cb cb, void *ctx, tpg_err *err);
+                                 long long deadline, tpg_demux_cb cb, int (*stop)(void *ctx),
+                                 void *ctx, tpg_err *err);
 /* GET /containers/json?all=1 with filters, a JSON object like
  * {"label":["tpgrade.run=x"],"name":["n"],"ancestor":["img"]} (borrowed,
  * may be NULL). */

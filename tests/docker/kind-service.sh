@@ -136,6 +136,31 @@ suites:
         image: busybox
         args: [sh, -c, "echo boom >&2; exit 4"]
         steps: [{wait-health: running, within: 5s}, {sleep: 1s}, {wait-health: running}]
+  - id: logs
+    title: logs steps
+    checks:
+      - id: logs.later
+        title: a line that comes after 1 MB of others
+        kind: service
+        image: busybox
+        args: [sh, -c, "seq 1 100000 | sed s/^/noise-/; sleep 2; echo READY; exec sleep 600"]
+        steps:
+          - logs: {not-contains: READY}
+            within: 0
+          - logs: READY
+            within: 30s
+          - logs: {not-contains: Traceback}
+      - id: logs.never
+        title: a line that never comes
+        kind: service
+        container: \${found.logs.later.container}
+        steps: [{logs: NEVER-PRINTED, within: 2s}]
+      - id: logs.stopped
+        title: a container that stopped says no more
+        kind: service
+        image: busybox
+        args: [sh, -c, "echo BYE"]
+        steps: [{sleep: 1s}, {logs: BYE}, {logs: NOPE, within: 60s}]
   - id: ctr
     title: containers started by hand
     checks:
@@ -186,7 +211,8 @@ want = {"good.build": "passed", "good.cycle": "passed", "good.reuse": "passed",
         "good.published": "passed", "nofail.build": "passed", "nofail.cycle": "failed",
         "plain.build": "passed", "plain.health": "failed", "plain.http": "passed",
         "dies": "failed", "ctr.registry": "passed", "ctr.plain": "failed",
-        "ctr.plain-port": "failed", "ctr.none": "passed", "ctr.ours": "passed"}
+        "ctr.plain-port": "failed", "ctr.none": "passed", "ctr.ours": "passed",
+        "logs.later": "passed", "logs.never": "failed", "logs.stopped": "failed"}
 got = {k: v["status"] for k, v in c.items()}
 bad = {k: (got.get(k), v, c.get(k, {}).get("message")) for k, v in want.items() if got.get(k) != v}
 assert not bad, bad
@@ -211,6 +237,11 @@ assert "boom" in d["output"], d["output"]
 assert "'no'" in c["ctr.plain"]["message"], c["ctr.plain"]["message"]
 assert "no port is published" in c["ctr.plain-port"]["message"], c["ctr.plain-port"]["message"]
 assert "published on 127.0.0.1:" + reg_port in c["ctr.registry"]["message"] or True
+# Logs are followed, not read again and again; a stopped container's are final.
+assert c["logs.never"]["seconds"] < 10, c["logs.never"]
+assert "does not contain 'NEVER-PRINTED'" in c["logs.never"]["message"], c["logs.never"]
+s = c["logs.stopped"]
+assert s["seconds"] < 30 and "step 3 (logs)" in s["message"], s
 print(c["good.cycle"]["data"]["service"]["run"])
 PY
 runid=$(json_get "$out/r.json" checks[1].data.service.run)
