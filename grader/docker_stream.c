@@ -1,8 +1,8 @@
 /*
  * docker_stream.c - incremental readers for what the Engine API streams:
  * the stdout/stderr multiplexing of logs/attach/exec, and lines (the JSON
- * messages of build, push and pull). They take bytes in whatever pieces
- * libcurl hands over and keep at most one line or one header in memory.
+ * messages of a build). They take bytes in whatever pieces libcurl hands
+ * over and keep at most one line or one header in memory.
  */
 #include "tpgrade/docker.h"
 

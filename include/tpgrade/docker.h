@@ -303,17 +303,6 @@ int tpg_docker_image_remove(tpg_docker *dk, const char *name, bool force, long l
 /* GET /images/json with a label filter ("key" or "key=value"; NULL: all). */
 int tpg_docker_image_list(tpg_docker *dk, const char *label, long long deadline, json_t **out,
                           tpg_err *err);
-/* Tags `source` as repo:tag. */
-int tpg_docker_image_tag(tpg_docker *dk, const char *source, const char *repo, const char *tag,
-                         long long deadline, tpg_err *err);
-/* Pushes / pulls repo:tag through the daemon; `auth` is the X-Registry-Auth
- * value (base64url JSON) or NULL. Errors of the JSON stream are returned
- * as TPG_EGENERIC (TPG_EAUTH when they mention authentication). */
-int tpg_docker_image_push(tpg_docker *dk, const char *repo, const char *tag, const char *auth,
-                          long long deadline, tpg_err *err);
-int tpg_docker_image_pull(tpg_docker *dk, const char *repo, const char *tag, const char *auth,
-                          long long deadline, tpg_err *err);
-
 /* ---------------------------------------------------------------- containers */
 
 /* A sandboxed container. Unset (zero) fields get the sandbox defaults:
