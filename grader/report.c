@@ -1,5 +1,6 @@
 /* report.c - the report model: lifetime, builders, tally, groups, helpers. */
 #include "tpgrade/report.h"
+#include "tpgrade/sanitize.h"
 #include "report_priv.h"
 
 #include <ctype.h>
@@ -346,5 +347,38 @@ int tpg_report_check_stream(FILE *out, const char *what, tpg_err *err)
 		int e = errno ? errno : EIO;
 		return tpg_err_set(err, TPG_EIO, "cannot write the %s: %s", what, strerror(e));
 	}
+	return 0;
+}
+
+json_t *tpg_report_jstr(const char *s, size_t len, size_t max)
+{
+	if (!s)
+		return json_null();
+	char *clean = tpg_sanitize_clip(s, len, max);
+	json_t *j = json_string(clean);
+	free(clean);
+	return j ? j : json_null();
+}
+
+json_t *tpg_report_jnum(double v)
+{
+	if (!isfinite(v))
+		return json_null();
+	if (v == floor(v) && fabs(v) < 1e15)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+int tpg_report_dump_json(json_t *doc, FILE *out, const char *what, tpg_err *err)
+{
+	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
+
+	json_decref(doc);
+	if (rc == 0)
+		fputc('\n', out);
+	if (tpg_report_check_stream(out, what, err) != 0)
+		return TPG_EIO;
+	if (rc != 0)
+		return tpg_err_set(err, TPG_EIO, "cannot write the %s", what);
 	return 0;
 }

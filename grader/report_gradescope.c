@@ -17,20 +17,15 @@
 
 #define TEXT_MAX (16 * 1024)
 
+/* Gradescope wants "" and 0, never null. */
 static json_t *jtext(const char *s, size_t max)
 {
-	char *clean = tpg_sanitize_clip(s ? s : "", s ? strlen(s) : 0, max);
-	json_t *j = json_string(clean);
-	free(clean);
-	return j ? j : json_string("");
+	return s ? tpg_report_jstr(s, strlen(s), max) : json_string("");
 }
 
 static json_t *jnum(double v)
 {
-	v = tpg_report_finite(v);
-	if (v == floor(v) && fabs(v) < 1e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
+	return tpg_report_jnum(tpg_report_finite(v));
 }
 
 static void test_output(tpg_buf *b, const tpg_report_check *c, bool fr)
@@ -167,17 +162,7 @@ json_t *tpg_report_to_gradescope(const tpg_report *r)
 
 int tpg_report_write_gradescope(const tpg_report *r, FILE *out, tpg_err *err)
 {
-	json_t *doc = tpg_report_to_gradescope(r);
-	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
-
-	json_decref(doc);
-	if (rc == 0)
-		fputc('\n', out);
-	if (tpg_report_check_stream(out, "Gradescope results", err) != 0)
-		return TPG_EIO;
-	if (rc != 0)
-		return tpg_err_set(err, TPG_EIO, "cannot write the Gradescope results");
-	return 0;
+	return tpg_report_dump_json(tpg_report_to_gradescope(r), out, "Gradescope results", err);
 }
 
 int tpg_report_gradescope_fn(FILE *out, void *ctx, tpg_err *err)

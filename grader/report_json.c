@@ -12,38 +12,16 @@
 #define NAME_MAX_BYTES 1024
 #define DATA_DEPTH_MAX 32
 
-static json_t *jstr_n(const char *s, size_t len, size_t max)
-{
-	json_t *j;
-	char *clean;
-
-	if (!s)
-		return json_null();
-	clean = tpg_sanitize_clip(s, len, max);
-	j = json_string(clean);
-	free(clean);
-	return j ? j : json_null();
-}
-
 static json_t *jstr(const char *s, size_t max)
 {
-	return jstr_n(s, s ? strlen(s) : 0, max);
-}
-
-static json_t *jnum(double v)
-{
-	if (!isfinite(v))
-		return json_null();
-	if (v == floor(v) && fabs(v) < 1e15)
-		return json_integer((json_int_t)v);
-	return json_real(v);
+	return tpg_report_jstr(s, s ? strlen(s) : 0, max);
 }
 
 static json_t *jseconds(double v)
 {
 	if (!isfinite(v) || v < 0)
 		return json_null();
-	return jnum(round(v * 1000.0) / 1000.0);
+	return tpg_report_jnum(round(v * 1000.0) / 1000.0);
 }
 
 static json_t *jstrv(const tpg_strv *v)
@@ -81,7 +59,7 @@ static json_t *clean_data(const json_t *j, int depth)
 		return a;
 	}
 	case JSON_STRING: {
-		json_t *s = jstr_n(json_string_value(j), json_string_length(j), TPG_REPORT_OUTPUT_MAX);
+		json_t *s = tpg_report_jstr(json_string_value(j), json_string_length(j), TPG_REPORT_OUTPUT_MAX);
 		return s;
 	}
 	default:
@@ -103,15 +81,15 @@ static json_t *check_to_json(const tpg_report_check *c)
 	set(o, "suite", jstr(c->suite_id, NAME_MAX_BYTES));
 	set(o, "kind", jstr(c->kind, NAME_MAX_BYTES));
 	set(o, "status", json_string(tpg_status_name(c->status)));
-	set(o, "points", jnum(c->points));
-	set(o, "max_points", jnum(c->max_points));
+	set(o, "points", tpg_report_jnum(c->points));
+	set(o, "max_points", tpg_report_jnum(c->max_points));
 	set(o, "bonus", json_boolean(c->bonus));
 	set(o, "counted", json_boolean(c->counted));
 	set(o, "message", jstr(c->message, TEXT_MAX));
 	set(o, "hint", jstr(c->hint, TEXT_MAX));
 	set(o, "file", jstr(c->file, NAME_MAX_BYTES));
 	set(o, "line", c->line > 0 ? json_integer(c->line) : json_null());
-	set(o, "output", jstr_n(c->output, tpg_report_output_len(c), TPG_REPORT_OUTPUT_MAX));
+	set(o, "output", tpg_report_jstr(c->output, tpg_report_output_len(c), TPG_REPORT_OUTPUT_MAX));
 	set(o, "seconds", jseconds(c->seconds));
 	set(o, "tags", jstrv(&c->tags));
 	set(o, "needs", jstrv(&c->needs));
@@ -140,8 +118,8 @@ json_t *tpg_report_to_json(const tpg_report *r)
 	set(o, "hostname", jstr(r->hostname, NAME_MAX_BYTES));
 	set(o, "started", when[0] ? json_string(when) : json_null());
 	set(o, "seconds", jseconds(r->seconds));
-	set(o, "score", jnum(r->score));
-	set(o, "max_score", jnum(r->max_score));
+	set(o, "score", tpg_report_jnum(r->score));
+	set(o, "max_score", tpg_report_jnum(r->max_score));
 	set(o, "lang", jstr(r->lang, NAME_MAX_BYTES));
 	json_t *notes = json_array();
 	for (size_t i = 0; i < r->notes.len; i++)
@@ -156,8 +134,8 @@ json_t *tpg_report_to_json(const tpg_report *r)
 		tpg_report_sum_idx(r, g[i].idx, g[i].n, &sums);
 		set(s, "id", jstr(g[i].id, NAME_MAX_BYTES));
 		set(s, "title", jstr(g[i].title, NAME_MAX_BYTES));
-		set(s, "score", jnum(sums.score));
-		set(s, "max_score", jnum(sums.max_score));
+		set(s, "score", tpg_report_jnum(sums.score));
+		set(s, "max_score", tpg_report_jnum(sums.max_score));
 		for (size_t j = 0; j < g[i].n; j++)
 			json_array_append_new(ids, jstr(r->checks[g[i].idx[j]].id, NAME_MAX_BYTES));
 		set(s, "checks", ids);
@@ -173,17 +151,7 @@ json_t *tpg_report_to_json(const tpg_report *r)
 
 int tpg_report_write_json(const tpg_report *r, FILE *out, tpg_err *err)
 {
-	json_t *doc = tpg_report_to_json(r);
-	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
-
-	json_decref(doc);
-	if (rc == 0)
-		fputc('\n', out);
-	if (tpg_report_check_stream(out, "JSON report", err) != 0)
-		return TPG_EIO;
-	if (rc != 0)
-		return tpg_err_set(err, TPG_EIO, "cannot write the JSON report");
-	return 0;
+	return tpg_report_dump_json(tpg_report_to_json(r), out, "JSON report", err);
 }
 
 int tpg_report_json_fn(FILE *out, void *ctx, tpg_err *err)

@@ -42,4 +42,14 @@ bool tpg_report_is_fr(const tpg_report *report);
 /* Returns 0, or TPG_EIO if `out` saw a write error (after flushing). */
 int tpg_report_check_stream(FILE *out, const char *what, tpg_err *err);
 
+/* For the JSON writers (JSON report, Gradescope). */
+/* s[0..len) as a JSON string, valid UTF-8, clipped to max bytes
+ * (tpg_sanitize_clip); JSON null when s is NULL. */
+json_t *tpg_report_jstr(const char *s, size_t len, size_t max);
+/* An integer when v is one, else a real; JSON null when v is not finite. */
+json_t *tpg_report_jnum(double v);
+/* Writes doc (consumed) indented, then a newline; `what` names the file in
+ * the message of a write error ("JSON report"). */
+int tpg_report_dump_json(json_t *doc, FILE *out, const char *what, tpg_err *err);
+
 #endif
