@@ -48,7 +48,8 @@ static const char class_usage[] =
 	"                          (also GIT_TOKEN, GIT_USERNAME, GIT_PASSWORD, ~/.netrc)\n"
 	"Grading (as for tpgrade grade):\n"
 	"  --var NAME=VALUE  --only ID,..  --skip ID,..  --tags T,..  --skip-tags T,..\n"
-	"  --lang fr|en  --docker-host URL\n"
+	"  --lang fr|en (also report.html's labels; default: LANG, else the spec's)\n"
+	"  --docker-host URL\n"
 	"\n"
 	"Exit status: 0 every student graded, 1 some could not be graded (error rows),\n"
 	"2 usage, spec or roster error, 3 the grade book could not be written,\n"
@@ -108,6 +109,7 @@ typedef struct class_args {
 	const char *shard;
 	const char *shard_total;
 	const char *spec_arg, *roster_arg;
+	const char *lang;           /* --lang, else from LC_ALL/LANG; NULL: the spec's */
 	tpg_strv vars;
 } class_args;
 
@@ -145,6 +147,20 @@ static int cpu_count(void)
 		return CPU_COUNT(&set);
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
+}
+
+/* LC_ALL, else LANG, when it names French or English (as `tpgrade grade`
+ * reads them for its hints); NULL otherwise. */
+static const char *lang_from_env(void)
+{
+	const char *l = getenv("LC_ALL");
+	if (!l || !*l)
+		l = getenv("LANG");
+	if (l && !strncmp(l, "fr", 2))
+		return "fr";
+	if (l && !strncmp(l, "en", 2))
+		return "en";
+	return NULL;
 }
 
 static int parse_class_args(int argc, char **argv, class_args *a)
@@ -226,7 +242,7 @@ static int parse_class_args(int argc, char **argv, class_args *a)
 				fprintf(stderr, "tpgrade: --lang takes fr or en, got '%s'\n", optarg);
 				rc = TPG_EXIT_USAGE;
 			}
-			tpg_strv_push_owned(&o->child_args, tpg_xasprintf("--lang=%s", optarg));
+			a->lang = optarg;
 			break;
 		case OPT_DOCKER_HOST:
 			tpg_strv_push_owned(&o->child_args, tpg_xasprintf("--docker-host=%s", optarg));
@@ -248,6 +264,12 @@ static int parse_class_args(int argc, char **argv, class_args *a)
 	}
 	a->spec_arg = argv[optind];
 	a->roster_arg = argv[optind + 1];
+	/* One language for the hints of every child and report.html's labels
+	 * (and the key: a change regrades); none: the spec's. */
+	if (!a->lang)
+		a->lang = lang_from_env();
+	if (a->lang)
+		tpg_strv_push_owned(&o->child_args, tpg_xasprintf("--lang=%s", a->lang));
 	if (!o->jobs)
 		o->jobs = cpu_count();
 	return 0;
@@ -450,6 +472,10 @@ static int run_class(class_args *a, const char *argv0)
 	}
 
 	gb = tpg_gradebook_from_spec(spec, spec_path);
+	if (a->lang) {
+		free(gb->lang);
+		gb->lang = tpg_xstrdup(a->lang);
+	}
 	gb->shard_index = k;
 	gb->shard_total = n;
 	size_t selected = 0;

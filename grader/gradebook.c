@@ -193,6 +193,7 @@ tpg_gradebook *tpg_gradebook_from_spec(const tpg_spec *spec, const char *spec_di
 	gb->title = tpg_xstrdup(spec->title);
 	gb->spec = tpg_xstrdup(spec_display ? spec_display : spec->path);
 	gb->spec_digest = tpg_xstrdup(spec->digest);
+	gb->lang = tpg_xstrdup(spec->lang ? spec->lang : "fr");
 	gb->nchecks = spec->nchecks;
 	gb->checks = tpg_xcalloc(spec->nchecks, sizeof(*gb->checks));
 	for (size_t i = 0; i < spec->nchecks; i++) {
@@ -292,6 +293,7 @@ void tpg_gradebook_free(tpg_gradebook *gb)
 	free(gb->title);
 	free(gb->spec);
 	free(gb->spec_digest);
+	free(gb->lang);
 	free(gb);
 }
 
@@ -408,6 +410,7 @@ int tpg_gradebook_write_class_json(const tpg_gradebook *gb, FILE *out, tpg_err *
 	json_object_set_new(d, "title", str_or_null(gb->title));
 	json_object_set_new(d, "spec", str_or_null(gb->spec));
 	json_object_set_new(d, "spec_digest", str_or_null(gb->spec_digest));
+	json_object_set_new(d, "lang", str_or_null(gb->lang));
 	json_object_set_new(d, "shard", shard_json(gb));
 	json_t *suites = json_array();
 	for (size_t s = 0; s < gb->nsuites; s++) {
@@ -474,6 +477,7 @@ int tpg_gradebook_read_class_json(const char *path, tpg_gradebook **out, tpg_err
 	gb->title = jstr(d, "title");
 	gb->spec = jstr(d, "spec");
 	gb->spec_digest = jstr(d, "spec_digest");
+	gb->lang = jstr(d, "lang");
 	const json_t *shard = json_object_get(d, "shard");
 	if (json_is_object(shard)) {
 		gb->shard_index = (int)jnum(shard, "index", 0);

@@ -2,7 +2,8 @@
  * report_html.c - report.html: one self-contained page for the instructor
  * (inline CSS, JS and SVG; a Content-Security-Policy that forbids loading
  * anything, so it works offline and a hostile string cannot fetch).
- * Every string from a roster or a report is HTML-escaped.
+ * Every string from a roster or a report is HTML-escaped. Labels are in
+ * the grade book's language (French or English, docs/class.md).
  */
 #include "tpgrade/gradebook.h"
 #include "tpgrade/sanitize.h"
@@ -34,6 +35,53 @@ static void esc(FILE *out, const char *s)
 		}
 	}
 	free(clean);
+}
+
+/* Every word of the page, in the grade book's language (gb->lang). */
+typedef struct labels {
+	const char *lang, *class_report, *spec, *generated, *shard, *interrupted;
+	const char *students, *graded, *errors, *pending, *stat[4];
+	const char *h_scores, *h_checks, *h_suites, *h_students;
+	const char *none_graded, *histogram, *colon, *student, *score_out_of;
+	const char *check, *suite, *pass_rate, *passed, *mean_points, *bonus, *mean, *out_of;
+	const char *filter, *id, *name, *group, *score, *max, *commit, *commit_date, *late;
+	const char *status, *message;
+	const char *row_status[3];      /* tpg_gb_status */
+	const char *check_status[5];    /* tpg_status, then "not graded" */
+} labels;
+
+static const labels english = {
+	"en", "class report", "Spec", "generated %s by tpgrade %s", "shard %d of %d",
+	"interrupted: some students are not graded yet",
+	"Students", "Graded", "Errors", "Pending", { "Mean", "Median", "Min", "Max" },
+	"Scores", "Pass rate per check", "Suites", "Students",
+	"No student graded yet.", "Histogram of scores", ": ", "student", "score (out of ",
+	"Check", "Suite", "Pass rate", "Passed", "Mean points", "bonus", "Mean", "Out of",
+	"Filter students", "Id", "Name", "Group", "Score", "Max", "Commit", "Commit date",
+	"Late commits", "Status", "Message",
+	{ "pending", "graded", "error" },
+	{ "passed", "failed", "error", "skipped", "not graded" },
+};
+
+static const labels french = {
+	"fr", "rapport de la classe", "Spécification", "généré le %s par tpgrade %s",
+	"partie %d sur %d", "interrompu : des étudiants ne sont pas encore notés",
+	"Étudiants", "Notés", "Erreurs", "En attente",
+	{ "Moyenne", "Médiane", "Min", "Max" },
+	"Notes", "Taux de réussite par vérification", "Suites", "Étudiants",
+	"Aucun étudiant noté pour l'instant.", "Histogramme des notes", " : ", "étudiant",
+	"note (sur ",
+	"Vérification", "Suite", "Taux de réussite", "Réussies", "Points moyens", "bonus",
+	"Moyenne", "Sur",
+	"Filtrer les étudiants", "Identifiant", "Nom", "Groupe", "Note", "Max", "Commit",
+	"Date du commit", "Commits en retard", "Statut", "Message",
+	{ "en attente", "noté", "erreur" },
+	{ "réussie", "échouée", "erreur", "ignorée", "non notée" },
+};
+
+static const labels *labels_for(const tpg_gradebook *gb)
+{
+	return gb->lang && strncmp(gb->lang, "fr", 2) == 0 ? &french : &english;
 }
 
 static void pts(FILE *out, double v)
@@ -111,13 +159,19 @@ static const char *rate_class(double r)
 
 static const char *status_name(int s)
 {
-	return s < 0 ? "none" : tpg_status_name((tpg_status)s);
+	return s < 0 || s > TPG_STATUS_SKIPPED ? "none" : tpg_status_name((tpg_status)s);
 }
 
-static void histogram(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st)
+static const char *status_label(const labels *l, int s)
+{
+	return l->check_status[s < 0 || s > TPG_STATUS_SKIPPED ? 4 : s];
+}
+
+static void histogram(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st,
+                      const labels *l)
 {
 	if (!st->graded || !isfinite(st->max_score) || st->max_score <= 0) {
-		fputs("<p id=\"histogram-empty\">No student graded yet.</p>\n", out);
+		fprintf(out, "<p id=\"histogram-empty\">%s</p>\n", l->none_graded);
 		return;
 	}
 	/* Bonus points can take a score over the maximum: the axis goes on. */
@@ -146,8 +200,8 @@ static void histogram(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st
 	const int W = 640, H = 220, L = 36, B = 40, T = 14;
 	double bw = (double)(W - L - 10) / (double)nb;
 	fprintf(out, "<svg id=\"histogram\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	        "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Histogram of "
-	        "scores\">\n", W, H, W, H);
+	        "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"%s\">\n",
+	        W, H, W, H, l->histogram);
 	fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n", L,
 	        H - B, W - 10, H - B);
 	for (size_t b = 0; b < nb; b++) {
@@ -162,8 +216,9 @@ static void histogram(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st
 			tpg_gb_format_points(round(m * (double)(b + 1) / 10 * 100) / 100, hi, sizeof(hi));
 		}
 		fprintf(out, "<g class=\"bin\" data-bin=\"%zu\" data-count=\"%zu\">"
-		        "<title>%s%s%s: %zu student%s</title>", b, count[b], lo, hi[0] ? "–" : "", hi,
-		        count[b], count[b] == 1 ? "" : "s");
+		        "<title>%s%s%s%s%zu %s%s</title>", b, count[b], lo, hi[0] ? "–" : "", hi,
+		        l->colon, count[b], l->student,
+		        count[b] > 1 || (count[b] == 0 && l == &english) ? "s" : "");
 		fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
 		        "fill=\"#4a78c2\"/>", x + 1, (double)(H - B) - h, bw - 2, h);
 		if (count[b])
@@ -172,8 +227,8 @@ static void histogram(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st
 		fprintf(out, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s"
 		        "</text></g>\n", x + bw / 2, H - B + 14, lo);
 	}
-	fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">score "
-	        "(out of ", (W + L) / 2, H - 8);
+	fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">%s",
+	        (W + L) / 2, H - 8, l->score_out_of);
 	pts(out, st->max_score);
 	fputs(")</text>\n</svg>\n", out);
 	free(count);
@@ -188,11 +243,13 @@ static void rate_bar(FILE *out, double rate)
 	        rate_class(rate), w);
 }
 
-static void checks_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st)
+static void checks_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st,
+                         const labels *l)
 {
-	fputs("<table id=\"checks\" class=\"sortable\"><thead><tr><th>Check</th><th>Suite</th>"
-	      "<th data-type=\"num\">Pass rate</th><th data-type=\"num\">Passed</th>"
-	      "<th data-type=\"num\">Mean points</th></tr></thead><tbody>\n", out);
+	fprintf(out, "<table id=\"checks\" class=\"sortable\"><thead><tr><th>%s</th><th>%s</th>"
+	        "<th data-type=\"num\">%s</th><th data-type=\"num\">%s</th>"
+	        "<th data-type=\"num\">%s</th></tr></thead><tbody>\n", l->check, l->suite,
+	        l->pass_rate, l->passed, l->mean_points);
 	for (size_t k = 0; k < gb->nchecks; k++) {
 		const tpg_gb_check *c = &gb->checks[k];
 		const tpg_gb_check_stats *cs = &st->checks[k];
@@ -203,7 +260,7 @@ static void checks_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats 
 		fputs("</code> ", out);
 		esc(out, c->title);
 		if (c->bonus)
-			fputs(" <em>(bonus)</em>", out);
+			fprintf(out, " <em>(%s)</em>", l->bonus);
 		fputs("</td><td>", out);
 		esc(out, c->suite);
 		fprintf(out, "</td><td class=\"rate\" data-v=\"%.4f\">", isfinite(cs->pass_rate)
@@ -223,10 +280,11 @@ static void checks_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats 
 	fputs("</tbody></table>\n", out);
 }
 
-static void suites_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st)
+static void suites_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats *st,
+                         const labels *l)
 {
-	fputs("<table id=\"suites\"><thead><tr><th>Suite</th><th>Mean</th><th>Out of</th>"
-	      "</tr></thead><tbody>\n", out);
+	fprintf(out, "<table id=\"suites\"><thead><tr><th>%s</th><th>%s</th><th>%s</th>"
+	        "</tr></thead><tbody>\n", l->suite, l->mean, l->out_of);
 	for (size_t s = 0; s < gb->nsuites; s++) {
 		fputs("<tr><td><code>", out);
 		esc(out, gb->suites[s].id);
@@ -241,13 +299,14 @@ static void suites_table(FILE *out, const tpg_gradebook *gb, const tpg_gb_stats 
 	fputs("</tbody></table>\n", out);
 }
 
-static void students_table(FILE *out, const tpg_gradebook *gb)
+static void students_table(FILE *out, const tpg_gradebook *gb, const labels *l)
 {
-	fputs("<input id=\"filter\" type=\"search\" placeholder=\"Filter students\">\n"
-	      "<div class=\"wrap\"><table id=\"grades\" class=\"sortable\"><thead><tr>"
-	      "<th data-key=\"id\">Id</th><th data-key=\"name\">Name</th>"
-	      "<th data-key=\"group\">Group</th><th data-key=\"score\" data-type=\"num\">Score</th>"
-	      "<th data-key=\"max\" data-type=\"num\">Max</th>", out);
+	fprintf(out, "<input id=\"filter\" type=\"search\" placeholder=\"%s\">\n"
+	        "<div class=\"wrap\"><table id=\"grades\" class=\"sortable\"><thead><tr>"
+	        "<th data-key=\"id\">%s</th><th data-key=\"name\">%s</th>"
+	        "<th data-key=\"group\">%s</th><th data-key=\"score\" data-type=\"num\">%s</th>"
+	        "<th data-key=\"max\" data-type=\"num\">%s</th>", l->filter, l->id, l->name,
+	        l->group, l->score, l->max);
 	for (size_t k = 0; k < gb->nchecks; k++) {
 		fputs("<th data-type=\"num\" data-key=\"", out);
 		esc(out, gb->checks[k].id);
@@ -257,10 +316,10 @@ static void students_table(FILE *out, const tpg_gradebook *gb)
 		esc(out, gb->checks[k].id);
 		fputs("</th>", out);
 	}
-	fputs("<th data-key=\"commit\">Commit</th><th data-key=\"commit_date\">Commit date</th>"
-	      "<th data-key=\"commits_after_deadline\" data-type=\"num\">Late commits</th>"
-	      "<th data-key=\"status\">Status</th><th data-key=\"message\">Message</th></tr>"
-	      "</thead><tbody>\n", out);
+	fprintf(out, "<th data-key=\"commit\">%s</th><th data-key=\"commit_date\">%s</th>"
+	        "<th data-key=\"commits_after_deadline\" data-type=\"num\">%s</th>"
+	        "<th data-key=\"status\">%s</th><th data-key=\"message\">%s</th></tr>"
+	        "</thead><tbody>\n", l->commit, l->commit_date, l->late, l->status, l->message);
 	for (size_t i = 0; i < gb->nrows; i++) {
 		const tpg_gb_row *r = &gb->rows[i];
 		bool graded = r->status == TPG_GB_GRADED;
@@ -287,8 +346,9 @@ static void students_table(FILE *out, const tpg_gradebook *gb)
 		pts(out, graded ? r->max_score : NAN);
 		fputs("</td>", out);
 		for (size_t k = 0; k < gb->nchecks; k++) {
-			const char *cs = graded ? status_name(r->check_status[k]) : "none";
-			fprintf(out, "<td class=\"pts %s\" title=\"%s\">", cs, cs);
+			int cs = graded ? r->check_status[k] : -1;
+			fprintf(out, "<td class=\"pts %s\" title=\"%s\">", status_name(cs),
+			        status_label(l, cs));
 			pts(out, graded ? r->points[k] : NAN);
 			fputs("</td>", out);
 		}
@@ -305,7 +365,8 @@ static void students_table(FILE *out, const tpg_gradebook *gb)
 		fputs("</td><td class=\"late\">", out);
 		if (r->commits_after_deadline >= 0)
 			fprintf(out, "%d", r->commits_after_deadline);
-		fprintf(out, "</td><td class=\"status\">%s</td><td class=\"message\">", sw);
+		fprintf(out, "</td><td class=\"status\" data-v=\"%s\">%s</td><td class=\"message\">",
+		        sw, l->row_status[r->status]);
 		esc(out, r->message);
 		fputs("</td></tr>\n", out);
 	}
@@ -314,22 +375,24 @@ static void students_table(FILE *out, const tpg_gradebook *gb)
 
 int tpg_gradebook_write_html(const tpg_gradebook *gb, FILE *out, tpg_err *err)
 {
+	const labels *l = labels_for(gb);
 	tpg_gb_stats st;
 	tpg_gradebook_stats(gb, &st);
 
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	      "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
-	      "<meta name=\"generator\" content=\"tpgrade " TPGRADE_VERSION "\">\n<title>", out);
+	fprintf(out, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">\n"
+	        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n"
+	        "<meta name=\"generator\" content=\"tpgrade " TPGRADE_VERSION "\">\n<title>",
+	        l->lang);
 	esc(out, gb->title);
-	fputs(" — class report</title>\n<style>\n", out);
+	fprintf(out, " — %s</title>\n<style>\n", l->class_report);
 	fputs(css, out);
 	fputs("</style></head><body>\n<h1>", out);
 	esc(out, gb->title);
 	fputs(" <small>", out);
 	esc(out, gb->tp);
-	fputs("</small></h1>\n<p class=\"meta\">Spec <code>", out);
+	fprintf(out, "</small></h1>\n<p class=\"meta\">%s <code>", l->spec);
 	esc(out, gb->spec);
 	fputs("</code> (<code>", out);
 	esc(out, gb->spec_digest);
@@ -338,22 +401,28 @@ int tpg_gradebook_write_html(const tpg_gradebook *gb, FILE *out, tpg_err *err)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
-	fprintf(out, "</code>) · generated %s by tpgrade %s", when, TPGRADE_VERSION);
-	if (gb->shard_total > 0)
-		fprintf(out, " · shard %d of %d", gb->shard_index, gb->shard_total);
+	fputs("</code>) · ", out);
+	fprintf(out, l->generated, when, TPGRADE_VERSION);
+	if (gb->shard_total > 0) {
+		fputs(" · ", out);
+		fprintf(out, l->shard, gb->shard_index, gb->shard_total);
+	}
 	if (gb->interrupted)
-		fputs(" · <strong>interrupted: some students are not graded yet</strong>", out);
+		fprintf(out, " · <strong>%s</strong>", l->interrupted);
 	fputs("</p>\n<dl class=\"cards\" id=\"stats\">\n", out);
-	fprintf(out, "<div><dt>Students</dt><dd id=\"stat-count\">%zu</dd></div>\n", st.count);
-	fprintf(out, "<div><dt>Graded</dt><dd id=\"stat-graded\">%zu</dd></div>\n", st.graded);
-	fprintf(out, "<div><dt>Errors</dt><dd id=\"stat-errors\">%zu</dd></div>\n", st.errors);
+	fprintf(out, "<div><dt>%s</dt><dd id=\"stat-count\">%zu</dd></div>\n", l->students,
+	        st.count);
+	fprintf(out, "<div><dt>%s</dt><dd id=\"stat-graded\">%zu</dd></div>\n", l->graded,
+	        st.graded);
+	fprintf(out, "<div><dt>%s</dt><dd id=\"stat-errors\">%zu</dd></div>\n", l->errors,
+	        st.errors);
 	if (st.pending)
-		fprintf(out, "<div><dt>Pending</dt><dd id=\"stat-pending\">%zu</dd></div>\n", st.pending);
-	static const char *const names[] = { "Mean", "Median", "Min", "Max" };
+		fprintf(out, "<div><dt>%s</dt><dd id=\"stat-pending\">%zu</dd></div>\n", l->pending,
+		        st.pending);
 	static const char *const ids[] = { "mean", "median", "min", "max" };
 	double vals[] = { st.mean, st.median, st.min, st.max };
 	for (int i = 0; i < 4; i++) {
-		fprintf(out, "<div><dt>%s</dt><dd id=\"stat-%s\">", names[i], ids[i]);
+		fprintf(out, "<div><dt>%s</dt><dd id=\"stat-%s\">", l->stat[i], ids[i]);
 		num2(out, vals[i]);
 		if (isfinite(st.max_score)) {
 			fputs(" <small>/ ", out);
@@ -362,14 +431,14 @@ int tpg_gradebook_write_html(const tpg_gradebook *gb, FILE *out, tpg_err *err)
 		}
 		fputs("</dd></div>\n", out);
 	}
-	fputs("</dl>\n<h2>Scores</h2>\n", out);
-	histogram(out, gb, &st);
-	fputs("<h2>Pass rate per check</h2>\n", out);
-	checks_table(out, gb, &st);
-	fputs("<h2>Suites</h2>\n", out);
-	suites_table(out, gb, &st);
-	fputs("<h2>Students</h2>\n", out);
-	students_table(out, gb);
+	fprintf(out, "</dl>\n<h2>%s</h2>\n", l->h_scores);
+	histogram(out, gb, &st, l);
+	fprintf(out, "<h2>%s</h2>\n", l->h_checks);
+	checks_table(out, gb, &st, l);
+	fprintf(out, "<h2>%s</h2>\n", l->h_suites);
+	suites_table(out, gb, &st, l);
+	fprintf(out, "<h2>%s</h2>\n", l->h_students);
+	students_table(out, gb, l);
 	fputs("<script>\n", out);
 	fputs(js, out);
 	fputs("</script>\n</body></html>\n", out);

@@ -105,6 +105,9 @@ typedef struct tpg_gb_row {
 
 typedef struct tpg_gradebook {
 	char *tp, *title, *spec, *spec_digest;
+	char *lang;                     /* report.html's labels: "fr..." French, else
+	                                   English; from the spec, the class run may
+	                                   override it (--lang, LANG) */
 	tpg_gb_check *checks;
 	size_t nchecks;
 	tpg_gb_suite *suites;

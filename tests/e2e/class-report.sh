@@ -1,17 +1,43 @@
 #!/bin/bash
 # report.html of a class run: self-contained (nothing fetched, a CSP),
-# student strings escaped, and, rendered by headless Chromium, the numbers
-# shown are those of grades.csv and summary.json; sorting works (#sort=);
-# a screenshot is kept in BUILD/test-logs/e2e/class-report.png.
+# student strings escaped, labels in the spec's language (French) unless
+# --lang or LANG say otherwise, and, rendered by headless Chromium, the
+# numbers shown are those of grades.csv and summary.json (the class table,
+# the histogram, the pass rate per check); sorting works (#sort=); a
+# screenshot is kept in BUILD/test-logs/e2e/class-report.png.
 # With CI=true Chromium must be there; otherwise that part is skipped.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 . "$REPO_ROOT/tests/e2e/fixtures/class/setup.sh"
+# The language must come from the spec (which names none: French).
+export LANG=C.UTF-8
+unset LC_ALL
 class_setup
 class_run out -j 2
 assert_status 1
 html=$TEST_TMP/out/report.html
 assert_file "$html"
+
+# ------------------------------------------------------------ the language
+assert_file_contains "$html" '<html lang="fr">'
+assert_file_contains "$html" '<h2>Taux de réussite par vérification</h2>'
+assert_file_contains "$html" '<th data-key="id">Identifiant</th>'
+grep -q 'Pass rate per check' "$html" && fail "English label in the French report"
+# --lang wins over LANG, LANG over the spec; a merge keeps the language.
+{ head -1 "$CLASS_ROSTER"; grep -E '^s002,' "$CLASS_ROSTER"; } >"$TEST_TMP/one.csv"
+lang_of() { sed -n 's/.*<html lang="\([a-z]*\)">.*/\1/p' "$TEST_TMP/$1/report.html"; }
+LANG=en_US.UTF-8 "$TPGRADE" class -q --out "$TEST_TMP/en" "$CLASS_SPEC" "$TEST_TMP/one.csv" \
+    >"$TEST_TMP/en.log" 2>&1 || fail "class with LANG=en_US: $(tail -3 "$TEST_TMP/en.log")"
+assert_eq en "$(lang_of en)" "LANG=en_US.UTF-8"
+assert_file_contains "$TEST_TMP/en/report.html" '<h2>Pass rate per check</h2>'
+LANG=en_US.UTF-8 LC_ALL=fr_FR.UTF-8 "$TPGRADE" class -q --out "$TEST_TMP/lcall" "$CLASS_SPEC" \
+    "$TEST_TMP/one.csv" >"$TEST_TMP/lcall.log" 2>&1 || fail "class with LC_ALL=fr_FR"
+assert_eq fr "$(lang_of lcall)" "LC_ALL before LANG"
+LANG=fr_FR.UTF-8 "$TPGRADE" class -q --lang en --out "$TEST_TMP/opt" "$CLASS_SPEC" \
+    "$TEST_TMP/one.csv" >"$TEST_TMP/opt.log" 2>&1 || fail "class --lang en"
+assert_eq en "$(lang_of opt)" "--lang en"
+"$TPGRADE" merge --out "$TEST_TMP/merged-en" "$TEST_TMP/en" >/dev/null 2>&1 || fail "merge"
+assert_eq en "$(lang_of merged-en)" "a merge keeps the language"
 
 # ------------------------------------------------------------ static checks
 python3 - "$html" <<'PY' || fail "report.html is not self-contained or not escaped"
@@ -55,13 +81,22 @@ class Table(HTMLParser):
     def __init__(self):
         super().__init__()
         self.rows, self.stats, self.scripts = [], {}, 0
+        self.bins, self.checks = [], {}
         self.in_grades = self.in_body = False
         self.cell = None
         self.stat = None
+        self.check = self.check_cell = None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "script":
             self.scripts += 1
+        if tag == "g" and "bin" in a.get("class", "").split():
+            self.bins.append(int(a["data-count"]))
+        if tag == "tr" and "data-check" in a:
+            self.check = self.checks[a["data-check"]] = []
+        if self.check is not None and tag == "td":
+            self.check.append("")
+            self.check_cell = len(self.check) - 1
         if tag == "table" and a.get("id") == "grades":
             self.in_grades = True
         if self.in_grades and tag == "tbody":
@@ -78,12 +113,16 @@ class Table(HTMLParser):
         if tag == "table":
             self.in_grades = self.in_body = False
         if tag == "td":
-            self.cell = None
+            self.cell = self.check_cell = None
+        if tag == "tr":
+            self.check = None
         if tag == "dd":
             self.stat = None
     def handle_data(self, data):
         if self.cell is not None:
             self.cell[1] += data
+        if self.check_cell is not None:
+            self.check[self.check_cell] += data
         if self.stat:
             self.stats[self.stat] += data
 
@@ -107,7 +146,8 @@ for got, want in zip(dom.rows, body):
     assert cells["score"] == want[3] and cells["max"] == want[4], (want[0], cells, want[3:5])
     pts = [text for cls, text in got if cls.startswith("pts")]
     assert pts == want[5:5 + len(checks)], (want[0], pts, want[5:5 + len(checks)])
-    assert cells["status"] == want[header.index("status")]
+    shown = {"noté": "graded", "erreur": "error", "en attente": "pending"}[cells["status"]]
+    assert shown == want[header.index("status")], (want[0], cells["status"])
     assert cells["late"] == want[header.index("commits_after_deadline")]
 hostile = [r for r in dom.rows if r[1][1] == "<script>alert(1)</script>"]
 assert len(hostile) == 1, "the hostile name is shown as text"
@@ -118,6 +158,20 @@ assert dom.stats["errors"] == str(summary["errors"])
 mean = round(summary["score"]["mean"], 2)
 assert dom.stats["mean"].split(" ")[0] == ("%g" % mean), (dom.stats["mean"], mean)
 assert dom.stats["max"].split(" ")[0] == "%g" % summary["score"]["max"]
+
+# The histogram counts every graded student once, in the bin of its score.
+assert sum(dom.bins) == summary["graded"], (dom.bins, summary["graded"])
+scores = [float(r[3]) for r in body if r[header.index("status")] == "graded"]
+for b, n in enumerate(dom.bins):
+    assert n == sum(1 for s in scores if round(s) == b or (b == len(dom.bins) - 1 and s > b)), (b, n)
+# The pass rate per check: the summary's, and the rows' statuses.
+assert sorted(dom.checks) == sorted(c["id"] for c in summary["checks"])
+for c in summary["checks"]:
+    row = dom.checks[c["id"]]   # check, suite, pass rate, passed, mean points
+    assert row[3] == "%d/%d" % (c["passed"], c["graded"]), (c["id"], row)
+    pct = row[2].strip()
+    want_pct = "%.0f%%" % (c["pass_rate"] * 100) if c["pass_rate"] is not None else "–"
+    assert pct == want_pct, (c["id"], pct, want_pct)
 
 # #sort=score:desc: graded rows by decreasing score, the others last.
 scores = [next(t for c, t in r if c == "score") for r in sorted_dom.rows]

@@ -261,6 +261,10 @@ static void test_html(void **state)
 	(void)state;
 	tpg_spec *spec = load_spec();
 	tpg_gradebook *gb = make_book(spec);
+	/* The spec says no language: French, the course's. */
+	assert_string_equal(gb->lang, "fr");
+	free(gb->lang);
+	gb->lang = tpg_xstrdup("en");
 	char *html = render(tpg_gradebook_write_html, gb);
 	/* One script (ours); the student's is text. */
 	assert_int_equal(count(html, "<script"), 1);
@@ -279,11 +283,46 @@ static void test_html(void **state)
 	assert_non_null(strstr(html, "<svg id=\"histogram\""));
 	assert_non_null(strstr(html, "data-check=\"one.b\""));
 	assert_non_null(strstr(html, "<span class=\"pct\">50%</span>"));
+	assert_non_null(strstr(html, "<html lang=\"en\">"));
+	assert_non_null(strstr(html, "<h2>Pass rate per check</h2>"));
+	assert_non_null(strstr(html, "<td class=\"status\" data-v=\"graded\">graded</td>"));
+	assert_non_null(strstr(html, "title=\"failed\""));
+	assert_null(strstr(html, "Taux de réussite"));
+	free(html);
+
+	/* French: every label, the same numbers and classes. */
+	free(gb->lang);
+	gb->lang = tpg_xstrdup("fr");
+	html = render(tpg_gradebook_write_html, gb);
+	assert_non_null(strstr(html, "<html lang=\"fr\">"));
+	assert_non_null(strstr(html, " — rapport de la classe</title>"));
+	assert_non_null(strstr(html, "<h2>Taux de réussite par vérification</h2>"));
+	assert_non_null(strstr(html, "<dt>Moyenne</dt><dd id=\"stat-mean\">3.5"));
+	assert_non_null(strstr(html, "<th data-key=\"id\">Identifiant</th>"));
+	assert_non_null(strstr(html, "placeholder=\"Filtrer les étudiants\""));
+	assert_non_null(strstr(html, "<td class=\"status\" data-v=\"graded\">noté</td>"));
+	assert_non_null(strstr(html, "<td class=\"status\" data-v=\"error\">erreur</td>"));
+	assert_non_null(strstr(html, "<td class=\"pts failed\" title=\"échouée\">"));
+	assert_non_null(strstr(html, "<td class=\"score\">5</td><td class=\"max\">4</td>"));
+	assert_non_null(strstr(html, "note (sur "));
+	/* No English label left (the words a page shows, not CSS classes). */
+	static const char *const english[] = { ">Students<", ">Pass rate", ">Scores<",
+		">Students</h2>", "Filter students", ">Commit date<", ">Late commits<",
+		">graded<", "title=\"failed\"", "class report", "score (out of",
+		"No student graded", "Histogram of" };
+	for (size_t i = 0; i < sizeof(english) / sizeof(english[0]); i++)
+		if (strstr(html, english[i]))
+			fail_msg("English label left in the French report: %s", english[i]);
 	free(html);
 
 	/* Nothing graded: no histogram, no division by zero. */
 	for (size_t i = 0; i < gb->nrows; i++)
 		gb->rows[i].status = TPG_GB_PENDING;
+	html = render(tpg_gradebook_write_html, gb);
+	assert_non_null(strstr(html, "Aucun étudiant noté pour l'instant"));
+	free(html);
+	free(gb->lang);
+	gb->lang = tpg_xstrdup("en");
 	html = render(tpg_gradebook_write_html, gb);
 	assert_non_null(strstr(html, "No student graded yet"));
 	free(html);
@@ -328,6 +367,8 @@ static void test_class_json_and_state(void **state)
 	assert_string_equal(back->checks[1].id, "one.b");
 	assert_true(back->checks[3].bonus);
 	assert_int_equal(back->shard_index, 2);
+	/* The language goes along: a merge writes report.html in it. */
+	assert_string_equal(back->lang, "fr");
 	assert_int_equal(back->nrows, 4);
 	assert_string_equal(back->rows[2].id, "carol");
 	assert_false(back->rows[3].in_shard);
