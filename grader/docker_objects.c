@@ -375,87 +375,6 @@ int tpg_docker_container_list(tpg_docker *dk, const json_t *filters, long long d
 	return rc;
 }
 
-static int health_of(tpg_docker *dk, const char *id, long long deadline, char **status,
-                     int *streak, bool *running, int *exit_code, tpg_err *err)
-{
-	json_t *info = NULL;
-	int rc = tpg_docker_container_inspect(dk, id, deadline, &info, err);
-	if (rc < 0)
-		return rc;
-	const json_t *state = json_object_get(info, "State");
-	const json_t *health = json_object_get(state, "Health");
-	const char *s = json_string_value(json_object_get(health, "Status"));
-	*status = tpg_xstrdup(s && *s ? s : "none");
-	if (streak)
-		*streak = (int)json_integer_value(json_object_get(health, "FailingStreak"));
-	if (running)
-		*running = json_is_true(json_object_get(state, "Running"));
-	if (exit_code)
-		*exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
-	json_decref(info);
-	return 0;
-}
-
-int tpg_docker_container_health(tpg_docker *dk, const char *id, long long deadline,
-                                char **status_out, int *failing_streak, tpg_err *err)
-{
-	*status_out = NULL;
-	return health_of(dk, id, deadline, status_out, failing_streak, NULL, NULL, err);
-}
-
-int tpg_docker_container_wait_health(tpg_docker *dk, const char *id, const char *want,
-                                     int poll_ms, long long deadline, char **last, tpg_err *err)
-{
-	char *status = NULL;
-	int rc;
-
-	if (last)
-		*last = NULL;
-	if (poll_ms <= 0)
-		poll_ms = 500;
-	for (;;) {
-		bool running = false;
-		int code = 0;
-		free(status);
-		status = NULL;
-		rc = health_of(dk, id, deadline, &status, NULL, &running, &code, err);
-		if (rc < 0)
-			break;
-		if (strcmp(status, want) == 0)
-			break;
-		if (strcmp(status, "none") == 0) {
-			rc = tpg_err_set(err, TPG_EINVAL, "container %.12s has no health check", id);
-			break;
-		}
-		if (!running) {
-			rc = tpg_err_set(err, TPG_EGENERIC,
-			                 "container %.12s stopped (exit code %d) while its health was "
-			                 "'%s', before it became '%s'", id, code, status, want);
-			break;
-		}
-		long long wake = tpg_now_ms() + poll_ms;
-		if (deadline && wake >= deadline) {
-			rc = tpg_err_set(err, TPG_ETIMEOUT,
-			                 "container %.12s was still '%s', not '%s', at the deadline", id,
-			                 status, want);
-			break;
-		}
-		while (tpg_now_ms() < wake) {
-			if (tpg_interrupted()) {
-				rc = tpg_err_set(err, TPG_ECANCELED, "interrupted");
-				goto out;
-			}
-			sleep_ms(50);
-		}
-	}
-out:
-	if (last)
-		*last = status;
-	else
-		free(status);
-	return rc;
-}
-
 int tpg_docker_inspect_host_port(const json_t *inspect, const char *port)
 {
 	const json_t *ports =
@@ -547,44 +466,11 @@ int tpg_docker_exec_cb(tpg_docker *dk, const char *id, const char *const *argv,
 
 /* ---------------------------------------------------------------- networks */
 
-int tpg_docker_network_create(tpg_docker *dk, const char *name, bool internal,
-                              const char *const *labels, long long deadline, char **id_out,
-                              tpg_err *err)
-{
-	json_t *body = json_pack("{s:s,s:b,s:b,s:o}", "Name", name, "Internal", internal,
-	                         "CheckDuplicate", 1, "Labels", kv_object(labels));
-	json_t *ans = NULL;
-	*id_out = NULL;
-	int rc = tpg_docker_call(dk, "POST", "/networks/create", body, deadline, NULL, &ans, err);
-	if (rc == 0) {
-		const char *id = json_string_value(json_object_get(ans, "Id"));
-		if (id)
-			*id_out = tpg_xstrdup(id);
-		else
-			rc = tpg_err_set(err, TPG_EPROTO, "POST /networks/create: no Id in the answer");
-	}
-	json_decref(ans);
-	json_decref(body);
-	return rc;
-}
-
 int tpg_docker_network_remove(tpg_docker *dk, const char *id, long long deadline, tpg_err *err)
 {
 	char *p = pathf("/networks/%s", id);
 	int rc = tpg_docker_call(dk, "DELETE", p, NULL, deadline, NULL, NULL, err);
 	free(p);
-	return rc;
-}
-
-int tpg_docker_network_connect(tpg_docker *dk, const char *network, const char *container,
-                               const char *const *aliases, long long deadline, tpg_err *err)
-{
-	json_t *body = json_pack("{s:s,s:{s:o}}", "Container", container, "EndpointConfig",
-	                         "Aliases", str_array(aliases));
-	char *p = pathf("/networks/%s/connect", network);
-	int rc = tpg_docker_call(dk, "POST", p, body, deadline, NULL, NULL, err);
-	free(p);
-	json_decref(body);
 	return rc;
 }
 

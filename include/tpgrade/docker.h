@@ -375,15 +375,6 @@ int tpg_docker_container_logs_cb(tpg_docker *dk, const char *id, bool follow,
  * may be NULL). */
 int tpg_docker_container_list(tpg_docker *dk, const json_t *filters, long long deadline,
                               json_t **out, tpg_err *err);
-/* State.Health.Status ("starting", "healthy", "unhealthy"), or "none"
- * when the container has no health check; *failing_streak may be NULL. */
-int tpg_docker_container_health(tpg_docker *dk, const char *id, long long deadline,
-                                char **status_out, int *failing_streak, tpg_err *err);
-/* Polls health every `poll_ms` until it is `want` ("healthy"/"unhealthy"),
- * the container stops (TPG_EGENERIC), or the deadline (TPG_ETIMEOUT).
- * *last (may be NULL) gets the last status seen. */
-int tpg_docker_container_wait_health(tpg_docker *dk, const char *id, const char *want,
-                                     int poll_ms, long long deadline, char **last, tpg_err *err);
 /* The host port published for "5000/tcp" from an inspect answer; 0 if none. */
 int tpg_docker_inspect_host_port(const json_t *inspect, const char *port);
 
@@ -401,12 +392,8 @@ int tpg_docker_exec_cb(tpg_docker *dk, const char *id, const char *const *argv,
 
 /* ---------------------------------------------------------------- networks */
 
-int tpg_docker_network_create(tpg_docker *dk, const char *name, bool internal,
-                              const char *const *labels, long long deadline, char **id_out,
-                              tpg_err *err);
+/* tpgrade creates no network; the cleanup removes labelled ones anyway. */
 int tpg_docker_network_remove(tpg_docker *dk, const char *id, long long deadline, tpg_err *err);
-int tpg_docker_network_connect(tpg_docker *dk, const char *network, const char *container,
-                               const char *const *aliases, long long deadline, tpg_err *err);
 
 /* ---------------------------------------------------------------- cleanup */
 

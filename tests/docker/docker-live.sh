@@ -3,7 +3,7 @@
 # BUILD/tests/test_docker_live (tests/unit/test_docker_live.c) with
 # TPG_DOCKER_LIVE=1. Negotiation, both builders (success, failing RUN,
 # .dockerignore), 50 MB of output under a cap, a container killed at its
-# deadline, exec, UTF-8 logs, health polling, sandbox limits, networks and
+# deadline, exec, UTF-8 logs, the health override, sandbox limits, and
 # the cleanup by label.
 #
 # Env: REPO_ROOT, BUILD (from tests/run-all.sh); TPG_LIVE_IMAGE overrides
