@@ -104,6 +104,23 @@ static inline char *fx_write(fx_writer w, const tpg_report *r, size_t *len)
 	return buf;
 }
 
+/* Runs a writer on the sample report into /dev/full, where every write
+ * fails: its return code, with *err filled. 1 when there is no /dev/full
+ * (the caller skips). */
+static inline int fx_write_full(fx_writer w, tpg_err *err)
+{
+	tpg_report *r = fx_sample();
+	FILE *f = fopen("/dev/full", "w");
+	int rc = 1;
+
+	if (f) {
+		rc = w(r, f, err);
+		fclose(f);
+	}
+	tpg_report_free(r);
+	return rc;
+}
+
 /* A fresh temporary folder (malloc'ed path). */
 static inline char *fx_tmpdir(void)
 {
