@@ -1,7 +1,8 @@
 #!/bin/bash
 # tpgrade class: rosters as instructors write them (French Excel CSV, YAML),
-# roster problems reported with their lines (exit 2, nothing graded), usage
-# errors, the lock on the output folder, and `tpgrade merge` misuse.
+# roster problems reported with their lines (exit 2, nothing graded), the
+# progress line on a terminal, usage errors, the lock on the output folder,
+# and `tpgrade merge` misuse.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 need_tpgrade
@@ -76,6 +77,30 @@ assert_contains "$ERR" "noid.csv:1: the header row needs an id column"
 run "$TPGRADE" class --out "$d/o5" "$spec" "$d/missing.csv"
 assert_status 2
 assert_contains "$ERR" "cannot open the roster"
+
+# --------------------------------------------------------- the progress line
+# On a terminal (script(1) gives one): a line rewritten in place (done,
+# failed, unchanged, running, elapsed, ETA), errors printed above it and
+# kept, graded students left to the line, the summary after it.
+if command -v script >/dev/null; then
+    printf 'id,repo\nt0,nowhere\nt1,full\nt2,shell\n' >"$d/tty.csv"
+    script -qec "$(printf '%q ' "$TPGRADE" class -j 1 --out "$d/o8" "$spec" "$d/tty.csv")" \
+        /dev/null </dev/null >"$d/tty.log" 2>&1 && STATUS=0 || STATUS=$?
+    assert_status 1 "class on a terminal with an error row"
+    tty_out=$(tr '\r' '\n' <"$d/tty.log")
+    assert_contains "$tty_out" "$(printf '\033[K')[1/3] t0: error (repository not found): cannot grade"
+    assert_contains "$tty_out" "1/3 done, 1 failed, 0 unchanged, 0 running, 0:0"
+    assert_contains "$tty_out" " elapsed, ETA "
+    assert_contains "$tty_out" "3/3 done, 1 failed, 0 unchanged, 0 running"
+    assert_contains "$tty_out" "3 students: 2 graded, 1 error"
+    assert_not_contains "$tty_out" "t1:" "a graded student is left to the progress line"
+    # Not a terminal: one line per student, no escape sequences.
+    run "$TPGRADE" class -j 1 --force --out "$d/o8" "$spec" "$d/tty.csv"
+    assert_contains "$ERR" "t1: 9/8 (graded"
+    assert_not_contains "$ERR" "$(printf '\033')" "escape sequences without a terminal"
+else
+    note "script(1) not installed: the progress line is not tested (Debian package bsdutils)"
+fi
 
 # ------------------------------------------------------------- usage errors
 run "$TPGRADE" class "$spec"
