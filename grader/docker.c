@@ -837,6 +837,18 @@ int tpg_docker_call(tpg_docker *dk, const char *method, const char *path_with_qu
 	                        json_out, NULL, err);
 }
 
+json_t *tpg_dockeri_kv_object(const char *const *kv)
+{
+	json_t *o = json_object();
+	for (const char *const *p = kv; p && *p; p++) {
+		const char *eq = strchr(*p, '=');
+		char *k = eq ? tpg_xstrndup(*p, (size_t)(eq - *p)) : tpg_xstrdup(*p);
+		json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
+		free(k);
+	}
+	return o;
+}
+
 const char *tpg_dockeri_stream_error(const json_t *msg)
 {
 	const json_t *detail = json_object_get(msg, "errorDetail");

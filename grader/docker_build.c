@@ -333,13 +333,7 @@ static void bstate_free(bstate *s)
 /* "k=v" strings as a JSON object text, query-escaped. */
 static char *kv_query(const char *const *kv)
 {
-	json_t *o = json_object();
-	for (const char *const *p = kv; p && *p; p++) {
-		const char *eq = strchr(*p, '=');
-		char *k = eq ? tpg_xstrndup(*p, (size_t)(eq - *p)) : tpg_xstrdup(*p);
-		json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
-		free(k);
-	}
+	json_t *o = tpg_dockeri_kv_object(kv);
 	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	char *q = tpg_dockeri_query_esc(text ? text : "{}");

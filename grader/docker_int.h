@@ -18,6 +18,9 @@ char *tpg_dockeri_query_esc(const char *s);
 /* While on, requests ignore tpg_interrupted() (cleanup after Ctrl-C);
  * returns the previous state. */
 bool tpg_dockeri_uninterruptible(tpg_docker *dk, bool on);
+/* "key=value" strings (NULL-terminated, may be NULL) as a JSON object
+ * (labels, build args); a string without '=' gets "". New reference. */
+json_t *tpg_dockeri_kv_object(const char *const *kv);
 /* The message of a JSON stream's {"error": ...}/{"errorDetail":...} line,
  * or NULL. Borrowed from `msg`. */
 const char *tpg_dockeri_stream_error(const json_t *msg);

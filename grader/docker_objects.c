@@ -39,19 +39,6 @@ static json_t *label_filter(const char *label)
 	return f;
 }
 
-/* "k=v" list → JSON object. */
-static json_t *kv_object(const char *const *kv)
-{
-	json_t *o = json_object();
-	for (const char *const *p = kv; p && *p; p++) {
-		const char *eq = strchr(*p, '=');
-		char *k = eq ? tpg_xstrndup(*p, (size_t)(eq - *p)) : tpg_xstrdup(*p);
-		json_object_set_new(o, k, json_string(eq ? eq + 1 : ""));
-		free(k);
-	}
-	return o;
-}
-
 static json_t *str_array(const char *const *v)
 {
 	json_t *a = json_array();
@@ -117,7 +104,7 @@ json_t *tpg_docker_container_config(const tpg_docker_container_spec *s)
 		json_object_set_new(c, "Entrypoint", json_pack("[s]", ""));
 	if (s->env)
 		json_object_set_new(c, "Env", str_array(s->env));
-	json_object_set_new(c, "Labels", kv_object(s->labels));
+	json_object_set_new(c, "Labels", tpg_dockeri_kv_object(s->labels));
 	if (s->user)
 		json_object_set_new(c, "User", json_string(s->user));
 	if (s->workdir)
