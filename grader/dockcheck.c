@@ -39,6 +39,25 @@ void tpg_dc_result_error(tpg_result *res, int rc, const tpg_err *err, const char
 		tpg_result_error(res, "%s", msg);
 }
 
+int tpg_dc_start_failed(tpg_result *res, int rc, const tpg_err *err, const char *image,
+                        bool creating)
+{
+	const char *msg = err && err->msg[0] ? err->msg : tpg_err_code_name(rc);
+	if (rc == TPG_ENOTFOUND && creating) {
+		tpg_result_fail(res, "there is no image %s: %s", image, msg);
+		return 0;
+	}
+	if (rc == TPG_EINVAL || (rc == TPG_EGENERIC && (strstr(msg, "exec") ||
+	                                                strstr(msg, "OCI runtime") ||
+	                                                strstr(msg, "executable")))) {
+		tpg_result_fail(res, "the container cannot start: %s", msg);
+		return 0;
+	}
+	tpg_dc_result_error(res, rc, err, creating ? "creating the container"
+	                                          : "starting the container");
+	return -1;
+}
+
 /* FNV-1a, to keep names apart when cleaning changed them. */
 static unsigned hash32(const char *s)
 {

@@ -46,21 +46,6 @@ static int parse(tpg_fields *f, void **out)
 	return tpg_fields_errors(f) ? -1 : 0;
 }
 
-/* Creating or starting failed: whose fault? A missing image or a command
- * that cannot start is the student's; the rest is the environment's. */
-static void start_failed(tpg_result *res, int rc, const tpg_err *err, const char *image,
-                         const char *doing)
-{
-	if (rc == TPG_ENOTFOUND && !strcmp(doing, "creating the container"))
-		tpg_result_fail(res, "there is no image %s: %s", image, err->msg);
-	else if (rc == TPG_EINVAL || (rc == TPG_EGENERIC && (strstr(err->msg, "exec") ||
-	                                                    strstr(err->msg, "OCI runtime") ||
-	                                                    strstr(err->msg, "executable"))))
-		tpg_result_fail(res, "the container cannot start: %s", err->msg);
-	else
-		tpg_dc_result_error(res, rc, err, doing);
-}
-
 static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tpg_result *res)
 {
 	const run_cfg *c = cfgp;
@@ -98,12 +83,12 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	long long t0 = tpg_now_ms();
 	rc = tpg_docker_container_create(dk, &spec, tpg_run_deadline(run), &id, &err);
 	if (rc < 0) {
-		start_failed(res, rc, &err, image, "creating the container");
+		tpg_dc_start_failed(res, rc, &err, image, true);
 		goto out;
 	}
 	rc = tpg_docker_container_start(dk, id, tpg_run_deadline(run), &err);
 	if (rc < 0) {
-		start_failed(res, rc, &err, image, "starting the container");
+		tpg_dc_start_failed(res, rc, &err, image, false);
 		goto out;
 	}
 	rc = tpg_docker_container_wait(dk, id, tpg_run_deadline(run), &proc.exit_code, &err);

@@ -1064,12 +1064,8 @@ static int start(tpg_run *run, const tpg_check *check, const service_cfg *c, tpg
 	}
 	rc = tpg_docker_container_create(dk, &spec, tpg_run_deadline(run), &id, &err);
 	if (rc < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_fail(res, "there is no image %s: %s", image, err.msg);
-		else
-			tpg_dc_result_error(res, rc, &err, "creating the container");
+		rc = tpg_dc_start_failed(res, rc, &err, image, true);
 		svc_free(s);
-		rc = rc == TPG_ENOTFOUND ? 0 : -1;
 		goto out;
 	}
 	s->id = id;
@@ -1078,12 +1074,7 @@ static int start(tpg_run *run, const tpg_check *check, const service_cfg *c, tpg
 	*out = s;
 	rc = tpg_docker_container_start(dk, id, tpg_run_deadline(run), &err);
 	if (rc < 0) {
-		if (rc == TPG_EINVAL || (rc == TPG_EGENERIC && (strstr(err.msg, "exec") ||
-		                                                strstr(err.msg, "OCI runtime"))))
-			tpg_result_fail(res, "the container cannot start: %s", err.msg);
-		else
-			tpg_dc_result_error(res, rc, &err, "starting the container");
-		rc = rc == TPG_ECANCELED || rc == TPG_EUNAVAIL ? -1 : 0;
+		rc = tpg_dc_start_failed(res, rc, &err, image, false);
 		goto out;
 	}
 	json_t *info = NULL;

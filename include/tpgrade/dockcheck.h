@@ -38,6 +38,15 @@ tpg_docker *tpg_dc_docker(tpg_run *run, tpg_result *res);
  */
 void tpg_dc_result_error(tpg_result *res, int rc, const tpg_err *err, const char *what);
 
+/*
+ * Sets `res` after creating (`creating`) or starting a container of
+ * `image` failed with `rc`: a missing image or a command that cannot
+ * start ("exec: not found", an OCI runtime error) is the student's
+ * (failed, returns 0); the rest is the environment's (error, returns -1).
+ */
+int tpg_dc_start_failed(tpg_result *res, int rc, const tpg_err *err, const char *image,
+                        bool creating);
+
 /* A name for an object of this run and check: "tpgrade-<run id>-<check
  * id>[-suffix]", valid as a container name and an image repository
  * (lowercase, separators never doubled). malloc'ed. */
