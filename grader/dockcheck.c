@@ -39,6 +39,17 @@ void tpg_dc_result_error(tpg_result *res, int rc, const tpg_err *err, const char
 		tpg_result_error(res, "%s", msg);
 }
 
+int tpg_dc_expand(tpg_run *run, const tpg_tmpl *t, char **out, tpg_result *res)
+{
+	tpg_err err = {0};
+	int rc = tpg_run_expand(run, t, out, &err);
+	if (rc == TPG_ENOTFOUND)
+		tpg_result_skip(res, "%s", err.msg);
+	else if (rc < 0)
+		tpg_result_error(res, "%s", err.msg);
+	return rc < 0 ? -1 : 0;
+}
+
 int tpg_dc_start_failed(tpg_result *res, int rc, const tpg_err *err, const char *image,
                         bool creating)
 {

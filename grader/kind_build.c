@@ -205,12 +205,8 @@ static int resolve(tpg_run *run, const build_cfg *c, char **ctx_canon, char **df
 	int rc;
 
 	*ctx_canon = *df_canon = *df_rel = NULL;
-	if ((rc = tpg_run_expand(run, &c->context, &ctx, &err)) < 0 ||
-	    (rc = tpg_run_expand(run, &c->dockerfile, &df, &err)) < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if (tpg_dc_expand(run, &c->context, &ctx, res) < 0 ||
+	    tpg_dc_expand(run, &c->dockerfile, &df, res) < 0) {
 		free(ctx);
 		return -1;
 	}
@@ -302,14 +298,8 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	tpg_result_file(res, df_canon, 0);
 	for (size_t i = 0; i < c->arg_names.len; i++) {
 		char *v = NULL;
-		int rc = tpg_run_expand(run, &c->arg_values[i], &v, &err);
-		if (rc < 0) {
-			if (rc == TPG_ENOTFOUND)
-				tpg_result_skip(res, "%s", err.msg);
-			else
-				tpg_result_error(res, "%s", err.msg);
+		if (tpg_dc_expand(run, &c->arg_values[i], &v, res) < 0)
 			goto out;
-		}
 		tpg_strv_push_owned(&args, tpg_xasprintf("%s=%s", c->arg_names.items[i], v));
 		free(v);
 	}

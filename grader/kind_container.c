@@ -401,15 +401,9 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	size_t ncands = 0;
 	TPG_UNUSED(check);
 
-	int rc = 0;
-	if ((c->name.text && (rc = tpg_run_expand(run, &c->name, &name, &err)) < 0) ||
-	    (c->image.text && (rc = tpg_run_expand(run, &c->image, &image, &err)) < 0)) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if ((c->name.text && tpg_dc_expand(run, &c->name, &name, res) < 0) ||
+	    (c->image.text && tpg_dc_expand(run, &c->image, &image, res) < 0))
 		goto out;
-	}
 	tpg_docker *dk = tpg_dc_docker(run, res);
 	if (!dk)
 		goto out;
@@ -424,7 +418,7 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	}
 	if (c->running)
 		json_object_set_new(filters, "status", json_pack("[s]", "running"));
-	rc = tpg_docker_container_list(dk, filters, tpg_run_deadline(run), &list, &err);
+	int rc = tpg_docker_container_list(dk, filters, tpg_run_deadline(run), &list, &err);
 	if (rc < 0) {
 		tpg_dc_result_error(res, rc, &err, "listing containers");
 		goto out;

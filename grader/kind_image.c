@@ -416,20 +416,14 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	json_t *info = NULL;
 	TPG_UNUSED(check);
 
-	int rc = tpg_run_expand(run, &c->image, &name, &err);
-	if (rc < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if (tpg_dc_expand(run, &c->image, &name, res) < 0)
 		return;
-	}
 	tpg_docker *dk = tpg_dc_docker(run, res);
 	if (!dk) {
 		free(name);
 		return;
 	}
-	rc = tpg_docker_image_inspect(dk, name, tpg_run_deadline(run), &info, &err);
+	int rc = tpg_docker_image_inspect(dk, name, tpg_run_deadline(run), &info, &err);
 	if (rc == TPG_ENOTFOUND || rc == TPG_EINVAL) {
 		/* 400: a reference the daemon cannot parse is not an image either. */
 		if (c->exists)

@@ -58,13 +58,8 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 	int rc;
 
 	tpg_dc_proc_init(&proc, "the container", (size_t)c->sb.output_limit);
-	if ((rc = tpg_run_expand(run, &c->image, &image, &err)) < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if (tpg_dc_expand(run, &c->image, &image, res) < 0)
 		goto out;
-	}
 	dk = tpg_dc_docker(run, res);
 	if (!dk)
 		goto out;

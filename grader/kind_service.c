@@ -1100,24 +1100,18 @@ static void run_check(const tpg_check *check, const void *cfgp, tpg_run *run, tp
 {
 	const service_cfg *c = cfgp;
 	char *ref = NULL;
-	tpg_err err = {0};
 	svc *s = NULL;
 	bool started = c->image.text != NULL;
-	int rc = tpg_run_expand(run, started ? &c->image : &c->container, &ref, &err);
-	if (rc < 0) {
-		if (rc == TPG_ENOTFOUND)
-			tpg_result_skip(res, "%s", err.msg);
-		else
-			tpg_result_error(res, "%s", err.msg);
+	if (tpg_dc_expand(run, started ? &c->image : &c->container, &ref, res) < 0)
 		return;
-	}
 	tpg_docker *dk = tpg_dc_docker(run, res);
 	if (!dk) {
 		free(ref);
 		return;
 	}
 	long long t0 = tpg_now_ms();
-	rc = started ? start(run, check, c, dk, ref, &s, res) : reuse(run, check, c, dk, ref, &s, res);
+	int rc = started ? start(run, check, c, dk, ref, &s, res)
+	                 : reuse(run, check, c, dk, ref, &s, res);
 	if (rc <= 0) {
 		if (s && s->id) {
 			tpg_buf out = TPG_BUF_INIT;

@@ -38,6 +38,10 @@ tpg_docker *tpg_dc_docker(tpg_run *run, tpg_result *res);
  */
 void tpg_dc_result_error(tpg_result *res, int rc, const tpg_err *err, const char *what);
 
+/* Expands a template of the check (tpg_run_expand) into *out (malloc'ed).
+ * A found value another check did not set makes `res` skipped, any other
+ * problem an error; then -1 is returned and *out is NULL. */
+int tpg_dc_expand(tpg_run *run, const tpg_tmpl *t, char **out, tpg_result *res);
 /*
  * Sets `res` after creating (`creating`) or starting a container of
  * `image` failed with `rc`: a missing image or a command that cannot
