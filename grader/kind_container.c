@@ -224,8 +224,8 @@ static int eval_leaf(const void *p, void *subj, tpg_buf *why)
 	const json_t *cfg = json_object_get(s->info, "Config");
 	char *text = NULL;
 	const char *label = "";
-	bool show = true;
 
+	/* textmatch quotes a short one-line value that fails a condition. */
 	switch (l->type) {
 	case L_PUBLISHED:
 		return eval_published(l, s, why);
@@ -259,23 +259,22 @@ static int eval_leaf(const void *p, void *subj, tpg_buf *why)
 	case L_MOUNTS:
 		label = "its mounts";
 		text = mounts_text(s->info);
-		show = false;
 		break;
-	case L_ENV:
+	case L_ENV: {
 		label = "its environment";
-		text = tpg_dc_lines(json_object_get(cfg, "Env"), false);
-		show = false;
+		/* May hold passwords: a trailing newline makes it multi-line, which
+		 * textmatch does not quote (not-contains still shows its line). */
+		char *lines = tpg_dc_lines(json_object_get(cfg, "Env"), false);
+		text = *lines ? tpg_xasprintf("%s\n", lines) : tpg_xstrdup("");
+		free(lines);
 		break;
+	}
 	}
 	if (!text)
 		text = tpg_xstrdup("");
-	if (strchr(text, '\n') || strlen(text) > 120)
-		show = false;
-	char *what = show ? tpg_xasprintf("%s ('%s')", label, text) : tpg_xstrdup(label);
-	int rc = tpg_textmatch_eval(l->text, text, strlen(text), what, why);
-	if (rc == 0 && !show && !*text)
-		tpg_buf_puts(why, " (there are none)");
-	free(what);
+	int rc = tpg_textmatch_eval(l->text, text, strlen(text), label, why);
+	if (rc == 0 && !*text)
+		tpg_buf_puts(why, l->type == L_IMAGE ? " (it is empty)" : " (there are none)");
 	free(text);
 	return rc;
 }
