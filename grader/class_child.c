@@ -89,33 +89,6 @@ void tpg_class_start_probe(tpg_class_ctx *r, tpg_class_job *j, size_t rowi)
 	j->deadline = j->started + t;
 }
 
-/* A URL's password moves to the environment: command lines are public. */
-static char *strip_password(const char *url, char **password)
-{
-	*password = NULL;
-	const char *scheme = strstr(url, "://");
-	if (!scheme)
-		return tpg_xstrdup(url);
-	const char *auth = scheme + 3;
-	const char *end = auth + strcspn(auth, "/?#");
-	const char *at = NULL;
-	for (const char *p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return tpg_xstrdup(url);
-	const char *colon = memchr(auth, ':', (size_t)(at - auth));
-	if (!colon)
-		return tpg_xstrdup(url);
-	tpg_git_url u;
-	if (tpg_git_url_parse(url, &u, NULL) == 0) {
-		*password = u.password;
-		u.password = NULL;
-		tpg_git_url_clear(&u);
-	}
-	return tpg_xasprintf("%.*s%s", (int)(colon - url), url, at);
-}
-
 static void push_env(tpg_strv *env, const char *name, const char *value)
 {
 	if (value)
@@ -144,8 +117,9 @@ void tpg_class_start_grade(tpg_class_ctx *r, tpg_class_job *j, size_t rowi)
 	}
 	tpg_class_empty_dir(stage);
 
+	/* A URL's password moves to the environment: command lines are public. */
 	char *url_password = NULL;
-	char *url = strip_password(s->repo, &url_password);
+	char *url = tpg_git_url_strip_password(s->repo, &url_password);
 	tpg_strv argv = TPG_STRV_INIT, env = TPG_STRV_INIT;
 	tpg_strv_push(&argv, "tpgrade");
 	tpg_strv_push(&argv, "grade");
@@ -208,10 +182,7 @@ void tpg_class_start_grade(tpg_class_ctx *r, tpg_class_job *j, size_t rowi)
 		close(logfd);
 	if (nullfd >= 0)
 		close(nullfd);
-	if (url_password) {
-		explicit_bzero(url_password, strlen(url_password));
-		free(url_password);
-	}
+	tpg_git_forget(url_password);
 	for (size_t i = 0; i < env.len; i++)
 		explicit_bzero(env.items[i], strlen(env.items[i]));
 	tpg_strv_free(&env);

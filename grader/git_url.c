@@ -221,6 +221,41 @@ int tpg_git_url_parse(const char *url, tpg_git_url *out, tpg_err *err)
 	return 0;
 }
 
+char *tpg_git_url_strip_password(const char *url, char **password)
+{
+	tpg_git_url u;
+	bool parsed = tpg_git_url_parse(url, &u, NULL) == 0;
+	const char *sep = strstr(url, "://");
+	const char *auth = sep ? sep + 3 : url, *at = NULL;
+
+	*password = NULL;
+	/* The userinfo ends at the authority's last '@' ("scheme://", even one
+	 * we refuse: its password must not show either), or at the first '@'
+	 * of a scp-like "user:pass@host:path"; the password follows its first
+	 * ':'. */
+	if (sep) {
+		size_t alen = strcspn(auth, "/?#");
+		for (size_t i = 0; i < alen; i++)
+			if (auth[i] == '@')
+				at = auth + i;
+	} else if (parsed && u.kind == TPG_GIT_URL_SSH && u.password) {
+		at = strchr(auth, '@');
+	}
+	const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (!colon) {
+		tpg_git_url_clear(&u);
+		return tpg_xstrdup(url);
+	}
+	if (parsed && u.password) {
+		*password = u.password;   /* percent-decoded, as the fetch uses it */
+		u.password = NULL;
+	} else {
+		*password = tpg_xstrndup(colon + 1, (size_t)(at - colon - 1));
+	}
+	tpg_git_url_clear(&u);
+	return tpg_xasprintf("%.*s%s", (int)(colon - url), url, at);
+}
+
 char *tpg_url_redact(const char *url)
 {
 	tpg_buf b = TPG_BUF_INIT;

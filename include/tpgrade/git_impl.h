@@ -34,6 +34,12 @@ typedef struct tpg_git_url {
 int tpg_git_url_parse(const char *url, tpg_git_url *out, tpg_err *err);
 void tpg_git_url_clear(tpg_git_url *u);
 
+/* `url` without the password of its userinfo ("https://u:p@h/x" ->
+ * "https://u@h/x", "u:p@h:x" -> "u@h:x"), which goes to *password as
+ * tpg_git_url_parse reads it (NULL when none; caller frees both), so a
+ * child process can get it by its environment instead of its command
+ * line. */
+char *tpg_git_url_strip_password(const char *url, char **password);
 /* Replaces every occurrence of each secret (and its percent-encoded form)
  * with "***" and cuts URL userinfo, in place within a malloc'ed string. */
 char *tpg_git_scrub(char *msg, const tpg_strv *secrets);

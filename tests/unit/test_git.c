@@ -420,6 +420,35 @@ static void test_url_parse(void **state)
 	assert_int_equal(tpg_git_url_parse(NULL, &u, &err), TPG_EINVAL);
 }
 
+static void test_strip_password(void **state)
+{
+	static const struct {
+		const char *url, *stripped, *password;
+	} cases[] = {
+		{ "https://alice:" PASSWD "@h.example/x.git", "https://alice@h.example/x.git", PASSWD },
+		{ "https://alice:p%40ss@h.example/x.git", "https://alice@h.example/x.git", "p@ss" },
+		{ "https://a:b@c@h.example:8443/x@y.git", "https://a@h.example:8443/x@y.git", "b@c" },
+		{ "ssh://git:pw@h.example:2222/x.git", "ssh://git@h.example:2222/x.git", "pw" },
+		{ "alice:" PASSWD "@h.example:grp/x.git", "alice@h.example:grp/x.git", PASSWD },
+		{ "https://alice@h.example/x.git", "https://alice@h.example/x.git", NULL },
+		{ "git@h.example:x.git", "git@h.example:x.git", NULL },
+		{ "/srv/repos/a:b@c", "/srv/repos/a:b@c", NULL },
+		{ "ftp://u:p@h/x", "ftp://u@h/x", "p" },   /* refused later, but not shown */
+	};
+	TPG_UNUSED(state);
+	for (size_t i = 0; i < TPG_ARRAY_LEN(cases); i++) {
+		char *pw;
+		char *out = tpg_git_url_strip_password(cases[i].url, &pw);
+		assert_string_equal(out, cases[i].stripped);
+		if (cases[i].password)
+			assert_string_equal(pw, cases[i].password);
+		else
+			assert_null(pw);
+		free(out);
+		free(pw);
+	}
+}
+
 static void test_scrub(void **state)
 {
 	TPG_UNUSED(state);
@@ -1243,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_iso8601_format),
 		cmocka_unit_test(test_url_redact),
 		cmocka_unit_test(test_url_parse),
+		cmocka_unit_test(test_strip_password),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_netrc),
 		cmocka_unit_test(test_credential_order),
