@@ -22,6 +22,7 @@
 #define MAX_PORTS 8
 #define POLL_MS 200
 #define HTTP_RETRY_MS 500
+#define HTTP_BODY_SHOWN 4096
 #define DEFAULT_HTTP_WITHIN_MS 10000
 #define DEFAULT_LOGS_WITHIN_MS 10000
 #define DEFAULT_HTTP_TIMEOUT_MS 5000
@@ -683,10 +684,12 @@ static int step_http(step_ctx *x, const step *st, tpg_buf *why)
 	tpg_buf body;
 	tpg_buf_init_capped(&body, TPG_DC_HTTP_BODY_MAX, false);
 	int result = 0;
+	bool show_body = false;
 	for (;;) {
 		long status = 0;
 		char *url = NULL;
 		tpg_buf attempt = TPG_BUF_INIT;
+		show_body = false;
 		int rc = http_once(x, st, port, deadline, &status, &body, &url, &attempt);
 		if (rc < 0) {
 			tpg_buf_free(&attempt);
@@ -711,11 +714,9 @@ static int step_http(step_ctx *x, const step *st, tpg_buf *why)
 				                           "the body", &b);
 				tpg_buf_puts(&attempt, "; ");
 				tpg_buf_puts(&attempt, tpg_buf_cstr(&b));
-				if (m == 0 && body.len) {
-					tpg_buf_puts(&attempt, " (it is ");
-					tpg_quote_excerpt(&attempt, body.data, body.len, 200);
-					tpg_buf_putc(&attempt, ')');
-				}
+				/* textmatch quotes a short one-line body; a longer one
+				 * goes to the report's output. */
+				show_body = m == 0 && (body.len > 160 || memchr(body.data, '\n', body.len));
 				tpg_buf_free(&b);
 				if (m < 0) {
 					tpg_buf_puts(why, tpg_buf_cstr(&attempt));
@@ -762,6 +763,14 @@ static int step_http(step_ctx *x, const step *st, tpg_buf *why)
 			result = TPG_ECANCELED;
 			break;
 		}
+	}
+	if (result == 0 && show_body) {
+		size_t n = body.len < HTTP_BODY_SHOWN ? body.len : HTTP_BODY_SHOWN;
+		tpg_buf_printf(&x->extra, "--- body of %s %s%s ---\n", st->method, st->path,
+		               n < body.len || body.truncated ? " (start)" : "");
+		tpg_buf_append(&x->extra, body.data, n);
+		if (body.data[n - 1] != '\n')
+			tpg_buf_putc(&x->extra, '\n');
 	}
 	tpg_buf_free(&body);
 	return result;
