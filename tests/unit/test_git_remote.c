@@ -8,6 +8,9 @@
  * TPG_GIT_SERVER_REPOS, TPG_GIT_SSH_KEY, TPG_GIT_SSH_BADKEY, TPG_GIT_SSH_HOME
  * (all from tests/env/git-server.sh) and TPG_GIT_SSH_AGENT=1 when
  * SSH_AUTH_SOCK is an agent holding TPG_GIT_SSH_KEY.
+ * Every fetch is followed by a class run's probe (tpg_class_probe) with the
+ * same options, which must find the fetch's tip or fail the same way: they
+ * share the credential order and the error classification.
  * Every message, note and URL the module returns is printed (prefixed
  * "msg: ") so that the e2e script can grep the whole output for the token. */
 #include <setjmp.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tpgrade/class.h"
 #include "tpgrade/git.h"
 
 typedef struct rfx {
@@ -84,11 +88,36 @@ static fetched run(rfx *f, const tpg_git_opts *o)
 	return r;
 }
 
+/* The probe of a class run, with the same options: the tip the fetch
+ * started from (co), or the failure (why) when a probe can see it. */
+static void probe_agrees(rfx *f, const tpg_git_opts *o, const tpg_git_checkout *co,
+	tpg_git_failure why)
+{
+	tpg_probe p;
+	tpg_class_probe(o, &p);
+	if (p.kind == TPG_PROBE_FAILED) {
+		char *m = tpg_xasprintf("[%s] %s", p.failure, p.message ? p.message : "");
+		say(f, "probe", m);
+		free(m);
+	}
+	if (co) {
+		if (p.kind != TPG_PROBE_TIP)
+			fail_msg("probe of %s: kind %d (%s), the fetch worked", o->url, (int)p.kind,
+				p.message ? p.message : "");
+		assert_string_equal(p.tip, co->tip);
+	} else {
+		assert_int_equal(p.kind, TPG_PROBE_FAILED);
+		assert_string_equal(p.failure, tpg_git_failure_name(why));
+	}
+	tpg_probe_clear(&p);
+}
+
 static tpg_git_checkout *ok(rfx *f, const tpg_git_opts *o)
 {
 	fetched r = run(f, o);
 	if (r.rc != 0)
 		fail_msg("fetch %s failed: %s", o->url, r.err.msg);
+	probe_agrees(f, o, r.co, TPG_GIT_OK);
 	return r.co;
 }
 
@@ -100,6 +129,11 @@ static void expect(rfx *f, const tpg_git_opts *o, int code, tpg_git_failure why,
 	assert_int_equal(r.why, why);
 	if (needle && !strstr(r.err.msg, needle))
 		fail_msg("'%s' not in '%s'", needle, r.err.msg);
+	/* What a probe can see (not a size, a deadline or a timeout). */
+	if (why == TPG_GIT_FAIL_AUTH || why == TPG_GIT_FAIL_NOT_FOUND ||
+	    why == TPG_GIT_FAIL_EMPTY || why == TPG_GIT_FAIL_NO_REF ||
+	    why == TPG_GIT_FAIL_UNREACHABLE)
+		probe_agrees(f, o, NULL, why);
 }
 
 static void expect_readme(const tpg_git_checkout *co, const char *want)
