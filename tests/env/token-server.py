@@ -31,12 +31,15 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "registry"))
+from httptest import Handler, serve  # noqa: E402
 
 
 def b64url(data):
@@ -128,8 +131,7 @@ def grant(state, user, scopes):
     return access
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class TokenHandler(Handler):
     server_version = "tpgtest-token/1"
 
     def log_message(self, fmt, *args):
@@ -138,21 +140,10 @@ class Handler(BaseHTTPRequestHandler):
         self.server.logf.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
         self.server.logf.flush()
 
-    def answer(self, code, obj, extra=None):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
     def refuse(self, why):
         self.server.state.count("refused")
         self.log_message("refused: %s", why)
-        self.answer(401, {"errors": [{"code": "UNAUTHORIZED", "message": why}]},
-                    {"WWW-Authenticate": 'Basic realm="tpgtest-token"'})
+        self.error(401, "UNAUTHORIZED", why, {"WWW-Authenticate": 'Basic realm="tpgtest-token"'})
 
     def basic_user(self):
         """None: anonymous; False: bad credentials; else the user name."""
@@ -184,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
             obj["expires_in"] = lifetime
         obj["issued_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.log_message("issued token for %s scopes %s", user or "<anonymous>", scopes)
-        self.answer(200, obj)
+        self.send_json(200, obj)
 
     def do_GET(self):
         st = self.server.state
@@ -193,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
         q = parse_qs(u.query)
         if u.path == "/stats":
             with st.lock:
-                self.answer(200, dict(st.stats))
+                self.send_json(200, dict(st.stats))
             return
         if u.path == "/control":
             with st.lock:
@@ -207,13 +198,13 @@ class Handler(BaseHTTPRequestHandler):
                     st.omit_expires = q["omit_expires"][0] == "1"
                 if "reset" in q:
                     st.reset()
-            self.answer(200, {"ok": True})
+            self.send_json(200, {"ok": True})
             return
         if u.path != "/token":
-            self.answer(404, {"errors": [{"code": "NOT_FOUND", "message": "no such endpoint"}]})
+            self.error(404, "NOT_FOUND", "no such endpoint")
             return
         if q.get("service", [""])[0] != st.args.service:
-            self.answer(400, {"errors": [{"code": "INVALID", "message": "unknown service"}]})
+            self.error(400, "INVALID", "unknown service")
             return
         user = self.basic_user()
         if user is False:
@@ -227,12 +218,12 @@ class Handler(BaseHTTPRequestHandler):
         st.count("requests")
         u = urlsplit(self.path)
         if u.path != "/token":
-            self.answer(404, {"errors": [{"code": "NOT_FOUND", "message": "no such endpoint"}]})
+            self.error(404, "NOT_FOUND", "no such endpoint")
             return
         n = int(self.headers.get("Content-Length", "0"))
         form = parse_qs(self.rfile.read(min(n, 65536)).decode())
         if form.get("service", [""])[0] != st.args.service:
-            self.answer(400, {"error": "invalid_request"})
+            self.send_json(400, {"error": "invalid_request"})
             return
         gt = form.get("grant_type", [""])[0]
         user = None
@@ -246,7 +237,7 @@ class Handler(BaseHTTPRequestHandler):
         if not user:
             st.count("refused")
             self.log_message("refused oauth grant %s", gt)
-            self.answer(401, {"error": "invalid_grant"})
+            self.send_json(401, {"error": "invalid_grant"})
             return
         self.token_answer(user, " ".join(form.get("scope", [])).split(), True)
 
@@ -265,20 +256,8 @@ def main():
     ap.add_argument("--anonymous-pull", action="store_true")
     ap.add_argument("--log", default="/dev/stderr")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    srv.daemon_threads = True
-    srv.state = State(args)
-    srv.logf = open(args.log, "a", encoding="utf-8")
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.rename(tmp, args.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(TokenHandler, args.port_file, port=args.port, state=State(args),
+                 logf=open(args.log, "a", encoding="utf-8"))
 
 
 if __name__ == "__main__":

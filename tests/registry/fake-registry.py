@@ -19,70 +19,40 @@ the test manifest and blob.
 """
 import argparse
 import base64
-import hashlib
-import json
-import os
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-MANIFEST = json.dumps({
-    "schemaVersion": 2,
-    "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-               "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(), "size": 2},
-    "layers": [],
-}, separators=(",", ":")).encode()
-MANIFEST_DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
+sys.dont_write_bytecode = True
+from httptest import Handler, image_manifest, serve, sha256_digest  # noqa: E402
+
+MANIFEST, MANIFEST_DIGEST = image_manifest(b"{}")
 BLOB = b"tpgtest blob behind a redirect\n"
-BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+BLOB_DIGEST = sha256_digest(BLOB)
 TAGS = ["t%02d" % i for i in range(30)]
 TEN_MB = 10 * 1024 * 1024
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class FakeHandler(Handler):
     server_version = "tpgtest-fake/1"
-
-    def log_message(self, fmt, *args):
-        pass
 
     def log(self, line):
         with self.server.lock:
             self.server.logf.write(line + "\n")
             self.server.logf.flush()
 
-    def send(self, code, body=b"", ctype="application/json", headers=None):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def error(self, code, ecode, msg):
-        self.send(code, json.dumps({"errors": [{"code": ecode, "message": msg}]}).encode())
-
     def manifest(self):
         self.send(200, MANIFEST, "application/vnd.oci.image.manifest.v1+json",
                   {"Docker-Content-Digest": MANIFEST_DIGEST})
-
-    def do_HEAD(self):
-        self.do_GET()
 
     def do_GET(self):
         if self.server.role == "sink":
             return self.sink()
         auth = self.headers.get("Authorization")
         if auth != self.server.basic:
-            self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
-                      headers={"WWW-Authenticate": 'Basic realm="tpgtest-fake"'})
-            return
+            return self.error(401, "UNAUTHORIZED", "authentication required",
+                              {"WWW-Authenticate": 'Basic realm="tpgtest-fake"'})
         u = urlsplit(self.path)
         parts = u.path.split("/")
         if u.path == "/v2/":
@@ -127,15 +97,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if repo == "paged" and rest == "tags/list":
-            q = parse_qs(u.query)
-            n = int(q.get("n", ["100"])[0])
-            last = q.get("last", [None])[0]
-            start = TAGS.index(last) + 1 if last in TAGS else 0
-            page = TAGS[start:start + n]
-            hdrs = {}
-            if start + n < len(TAGS):
-                hdrs["Link"] = '</v2/paged/tags/list?n=%d&last=%s>; rel="next"' % (n, page[-1])
-            return self.send(200, json.dumps({"name": "paged", "tags": page}).encode(), headers=hdrs)
+            return self.tags_page("paged", TAGS)
         if repo == "loop" and rest == "tags/list":
             return self.send(200, b'{"name":"loop","tags":["a"]}',
                              headers={"Link": '<%s>; rel="next"' % self.path})
@@ -163,25 +125,13 @@ def main():
     ap.add_argument("--password-file")
     ap.add_argument("--sink", default="")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer((args.bind, 0), Handler)
-    srv.daemon_threads = True
-    srv.role = args.role
-    srv.sink = args.sink
-    srv.lock = threading.Lock()
-    srv.logf = open(args.log, "a", encoding="utf-8")
-    srv.basic = None
+    basic = None
     if args.password_file:
         pw = open(args.password_file, encoding="utf-8").read()
-        srv.basic = "Basic " + base64.b64encode(("%s:%s" % (args.user, pw)).encode()).decode()
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, args.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+        basic = "Basic " + base64.b64encode(("%s:%s" % (args.user, pw)).encode()).decode()
+    return serve(FakeHandler, args.port_file, bind=args.bind, role=args.role, sink=args.sink,
+                 lock=threading.Lock(), logf=open(args.log, "a", encoding="utf-8"),
+                 basic=basic)
 
 
 if __name__ == "__main__":
