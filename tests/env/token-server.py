@@ -17,6 +17,7 @@ get 401. Behaviour can be changed at run time for tests:
   GET /control?expires_in=S    lifetime of new tokens (seconds)
   GET /control?field=F         answer with `token`, `access_token` or `both`
   GET /control?omit_expires=1  leave expires_in out of answers
+  GET /control?pad=N           add a field of N bytes to token answers
   GET /stats                   counters as JSON
   GET /control?reset=1         counters to zero
 
@@ -54,6 +55,7 @@ class State:
         self.expired_left = 0
         self.field = "token"
         self.omit_expires = False
+        self.pad = 0
         self.stats = {}
         self.reset()
         with open(args.key, "rb") as f:
@@ -174,6 +176,8 @@ class TokenHandler(Handler):
         if not st.omit_expires:
             obj["expires_in"] = lifetime
         obj["issued_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if st.pad:
+            obj["padding"] = "x" * st.pad
         self.log_message("issued token for %s scopes %s", user or "<anonymous>", scopes)
         self.send_json(200, obj)
 
@@ -196,6 +200,8 @@ class TokenHandler(Handler):
                     st.field = q["field"][0]
                 if "omit_expires" in q:
                     st.omit_expires = q["omit_expires"][0] == "1"
+                if "pad" in q:
+                    st.pad = int(q["pad"][0])
                 if "reset" in q:
                     st.reset()
             self.send_json(200, {"ok": True})

@@ -651,6 +651,16 @@ static void test_token_expiry(void **state)
 	assert_int_equal(st.auth_retries, 0);
 	tpg_registry_close(reg);
 
+	/* A token answer larger than the 64 KiB cap of error bodies (but under
+	 * the 1 MiB cap of token answers) is read whole. */
+	control("/control?expires_in=300&field=token&pad=200000");
+	reg = open_reg(host, user, pass);
+	EXPECT_OK("head with a 200 KB token answer",
+		  tpg_registry_manifest_head(reg, "my-ubuntu-token", "latest", dl(), &m, &err));
+	tpg_manifest_info_free(&m);
+	tpg_registry_close(reg);
+	control("/control?pad=0");
+
 	/* No expires_in: 60 s by default, so one token serves both. */
 	control("/control?expires_in=300&field=both&omit_expires=1");
 	reg = open_reg(host, user, pass);
