@@ -1,5 +1,5 @@
 /* class_roster.c - reading a class roster (CSV or YAML) and checking it. */
-#include "tpgrade/repo.h"
+#include "tpgrade/git_impl.h"
 #include "tpgrade/roster.h"
 #include "tpgrade/sanitize.h"
 #include "tpgrade/yaml.h"
@@ -183,19 +183,11 @@ static void problem(tpg_strv *problems, const char *name, int line, const char *
 	free(msg);
 }
 
-/* An id, name... shown in a message: short, one line, escaped as paths
- * are (tpg_repo_path_display), never cut inside a character. */
+/* An id, name... shown in a message: short, one line, escaped as the git
+ * layer shows refs and paths. */
 static char *shown(const char *s)
 {
-	size_t len = strlen(s), n = tpg_sanitize_truncate(s, len, 80);
-	char *head = tpg_xstrndup(s, n);
-	char *out = tpg_repo_path_display(head);
-	free(head);
-	if (n == len)
-		return out;
-	char *cut = tpg_xasprintf("%s...", out);
-	free(out);
-	return cut;
+	return tpg_git_printable(s, 80);
 }
 
 /* One row, whatever the format: column values (borrowed), its line. */

@@ -1,6 +1,7 @@
 /*
- * git_impl.h - internals shared by grader/git*.c (and their unit tests).
- * Not for other modules: use tpgrade/git.h.
+ * git_impl.h - internals shared by grader/git*.c (and their unit tests),
+ * and by the class run (grader/class_*.c), whose probe must ask a server
+ * exactly as a fetch does. Not for other modules: use tpgrade/git.h.
  */
 #ifndef TPGRADE_GIT_IMPL_H
 #define TPGRADE_GIT_IMPL_H
