@@ -356,7 +356,8 @@ static int lock_out(const char *dir)
 	return fd;
 }
 
-static void print_summary(const tpg_gradebook *gb, const char *out, bool merge)
+/* Prints the summary; returns the exit status it calls for. */
+static int print_summary(const tpg_gradebook *gb, const char *out, bool merge)
 {
 	tpg_gb_stats st;
 	tpg_gradebook_stats(gb, &st);
@@ -379,7 +380,11 @@ static void print_summary(const tpg_gradebook *gb, const char *out, bool merge)
 		printf("Scores: mean %s, median %s, min %s, max %s (out of %s)\n", m, md, mn, mx, ms);
 	}
 	printf("Grade book: %s/grades.csv, %s/report.html, %s/summary.json\n", out, out, out);
+	/* A merge also fails for students no shard graded. */
+	int rc = gb->interrupted ? TPG_EXIT_INTERRUPTED
+	         : st.errors || (merge && st.pending) ? TPG_EXIT_FAILED : TPG_EXIT_PASSED;
 	tpg_gb_stats_clear(&st);
+	return rc;
 }
 
 static char *key_base(const tpg_spec *spec, const tpg_class_opts *o)
@@ -512,11 +517,7 @@ static int run_class(class_args *a, const char *argv0)
 		rc = TPG_EXIT_ENV;
 		goto out;
 	}
-	print_summary(gb, out, false);
-	tpg_gb_stats st;
-	tpg_gradebook_stats(gb, &st);
-	rc = gb->interrupted ? TPG_EXIT_INTERRUPTED : st.errors ? TPG_EXIT_FAILED : TPG_EXIT_PASSED;
-	tpg_gb_stats_clear(&st);
+	rc = print_summary(gb, out, false);
 out:
 	if (lockfd >= 0)
 		close(lockfd);
@@ -602,11 +603,7 @@ int tpg_cli_merge(int argc, char **argv, const char *argv0)
 		fprintf(stderr, "tpgrade: %s\n", err.msg);
 		rc = rc == TPG_EIO ? TPG_EXIT_ENV : TPG_EXIT_USAGE;
 	} else {
-		print_summary(gb, out, true);
-		tpg_gb_stats st;
-		tpg_gradebook_stats(gb, &st);
-		rc = st.errors || st.pending ? TPG_EXIT_FAILED : TPG_EXIT_PASSED;
-		tpg_gb_stats_clear(&st);
+		rc = print_summary(gb, out, true);
 	}
 	if (lockfd >= 0)
 		close(lockfd);
