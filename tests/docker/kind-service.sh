@@ -177,6 +177,11 @@ suites:
           - state: running
           - mounts: {matches: 'volume .*:/var/lib/registry'}
           - image: {equals: 'registry:2'}
+      - id: ctr.registry-port
+        title: the registry's port, alone
+        kind: container
+        name: $reg
+        expect: [{published: '$reg_port:5000'}]
       - id: ctr.plain
         title: wrong restart policy and no port
         kind: container
@@ -236,7 +241,8 @@ assert "exit code 4" in d["message"], d["message"]
 assert "boom" in d["output"], d["output"]
 assert "'no'" in c["ctr.plain"]["message"], c["ctr.plain"]["message"]
 assert "no port is published" in c["ctr.plain-port"]["message"], c["ctr.plain-port"]["message"]
-assert "published on 127.0.0.1:" + reg_port in c["ctr.registry"]["message"] or True
+p = c["ctr.registry-port"]
+assert p["status"] == "passed" and "5000/tcp is published on 127.0.0.1:" + reg_port in p["message"], p
 # Logs are followed, not read again and again; a stopped container's are final.
 assert c["logs.never"]["seconds"] < 10, c["logs.never"]
 assert "does not contain 'NEVER-PRINTED'" in c["logs.never"]["message"], c["logs.never"]
