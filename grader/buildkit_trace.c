@@ -1,7 +1,7 @@
 /*
  * buildkit_trace.c - BuildKit's progress messages (moby.buildkit.trace):
- * base64, then a protobuf StatusResponse read with a small wire-format
- * reader of our own. Field numbers are those of
+ * base64 (credentials.h has the decoder), then a protobuf StatusResponse
+ * read with a small wire-format reader of our own. Field numbers are those of
  * moby/buildkit api/services/control/control.proto:
  *
  *   StatusResponse { repeated Vertex vertexes = 1; repeated VertexStatus
@@ -19,66 +19,12 @@
  *
  * Untrusted input: every length is checked against what is left.
  */
+#include "tpgrade/credentials.h"
 #include "tpgrade/docker.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------- base64 */
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-int tpg_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len,
-                      tpg_err *err)
-{
-	unsigned char *buf = tpg_xmalloc(len / 4 * 3 + 3);
-	size_t n = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	bool padding = false;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '=') {
-			padding = true;
-			continue;
-		}
-		if (c == '\n' || c == '\r')
-			continue;
-		int v = b64_value(c);
-		if (v < 0 || padding) {
-			free(buf);
-			return tpg_err_set(err, TPG_EPARSE, "invalid base64 at offset %zu", i);
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[n++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (bits >= 6) {
-		free(buf);
-		return tpg_err_set(err, TPG_EPARSE, "truncated base64");
-	}
-	*out = buf;
-	*out_len = n;
-	return 0;
-}
 
 /* ---------------------------------------------------------------- wire format */
 
@@ -291,13 +237,14 @@ int tpg_bk_trace_parse(const unsigned char *d, size_t len, tpg_bk_trace *out, tp
 
 int tpg_bk_trace_decode(const char *base64, size_t len, tpg_bk_trace *out, tpg_err *err)
 {
-	unsigned char *bytes;
-	size_t n;
 	memset(out, 0, sizeof(*out));
-	int rc = tpg_base64_decode(base64, len, &bytes, &n, err);
-	if (rc < 0)
-		return tpg_err_prefix(err, "BuildKit progress message");
-	rc = tpg_bk_trace_parse(bytes, n, out, err);
+	char *text = tpg_xstrndup(base64, len);
+	size_t n = 0;
+	char *bytes = tpg_cred_base64_decode(text, &n);
+	free(text);
+	if (!bytes)
+		return tpg_err_set(err, TPG_EPARSE, "BuildKit progress message: not base64");
+	int rc = tpg_bk_trace_parse((const unsigned char *)bytes, n, out, err);
 	free(bytes);
 	return rc;
 }

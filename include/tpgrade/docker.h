@@ -283,9 +283,6 @@ typedef struct tpg_bk_trace {
 	size_t n_warnings;
 } tpg_bk_trace;
 
-/* Decodes base64 text (standard alphabet, padding optional). */
-int tpg_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len,
-                      tpg_err *err);
 /* Parses a StatusResponse message; TPG_EPARSE when the bytes are not one.
  * *out is zeroed first and is to be freed even on error. */
 int tpg_bk_trace_parse(const unsigned char *pb, size_t len, tpg_bk_trace *out, tpg_err *err);
