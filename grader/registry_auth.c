@@ -292,10 +292,11 @@ static int http_once(tpg_registry *reg, const char *what, const char *method, co
 		rc = tpg_err_set(err, TPG_ETIMEOUT, "no answer from %s at %s within %lld ms",
 				 what, url, left);
 	} else if (is_tls_error(res)) {
-		rc = tpg_err_set(err, TPG_EUNAVAIL, "TLS error with %s at %s: %s%s", what, url,
+		rc = tpg_err_set(err, TPG_EUNAVAIL, "TLS error with %s at %s: %s (%s%s)", what, url,
 				 errbuf[0] ? errbuf : curl_easy_strerror(res),
-				 reg->plain_http ? "" : " (if it only speaks plain HTTP, list it "
-				 "as an insecure registry; for a private CA, give its CA bundle)");
+				 reg->ca_bundle ? "checked with the CA bundle " : "if it only speaks "
+				 "plain HTTP, list it as an insecure registry; for a private CA, "
+				 "give its CA bundle", reg->ca_bundle ? reg->ca_bundle : "");
 	} else if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
 		   res == CURLE_COULDNT_RESOLVE_PROXY || res == CURLE_GOT_NOTHING ||
 		   res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR) {
