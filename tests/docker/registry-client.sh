@@ -2,7 +2,8 @@
 # registry-client.sh - the registry client against real registries.
 #
 # Starts Debian's docker-registry three ways (no auth, htpasswd Basic, token
-# auth with our token server), the misbehaving servers of
+# auth with our token server), once more over https only (a certificate for
+# tpgtest.localhost signed by a private CA), the misbehaving servers of
 # tests/registry/fake-registry.py (one on 127.0.0.1, a "sink" on 127.0.0.2
 # that logs the Authorization headers it gets), then runs
 # $BUILD/tests/test_registry_live with TPG_REGISTRY_LIVE=1, and finally
@@ -40,7 +41,10 @@ for m in noauth htpasswd token; do
 	addr=$("$ENV_SH" start "$m" 0 "$WORK/$m") || fail_setup "cannot start the $m registry"
 	eval "ADDR_$m=\$addr"
 done
-say "registries: noauth $ADDR_noauth, htpasswd $ADDR_htpasswd, token $ADDR_token"
+at_exit "$ENV_SH" stop "$WORK/tls"
+ADDR_tls=$(TPG_REGISTRY_TLS_NAME=tpgtest.localhost "$ENV_SH" start noauth 0 "$WORK/tls") ||
+	fail_setup "cannot start the https registry (libcurl must resolve *.localhost itself)"
+say "registries: noauth $ADDR_noauth, htpasswd $ADDR_htpasswd, token $ADDR_token, https $ADDR_tls"
 
 # The fake servers: a sink on another loopback address, then the fake.
 mkdir -p "$WORK/fake"
@@ -74,6 +78,7 @@ TPG_REGISTRY_LIVE=1 \
 TPG_LIVE_NOAUTH=$ADDR_noauth \
 TPG_LIVE_BASIC=$ADDR_htpasswd TPG_LIVE_BASIC_DIR=$WORK/htpasswd \
 TPG_LIVE_TOKEN=$ADDR_token TPG_LIVE_TOKEN_DIR=$WORK/token \
+TPG_LIVE_TLS=$ADDR_tls TPG_LIVE_TLS_CA=$WORK/tls/ca.crt TPG_LIVE_TLS_OTHER_CA=$WORK/token/token.crt \
 TPG_LIVE_FAKE=127.0.0.1:$(cat "$WORK/fake/port") TPG_LIVE_FAKE_DIR=$WORK/fake \
 TPG_LIVE_DEAD=127.0.0.1:$DEAD \
 TPG_LIVE_TMP=$WORK/tmp TPG_LIVE_OUT=$WORK/messages.txt \

@@ -11,6 +11,8 @@
 #  - tests/docker/fixtures/registry-helper.py serve: a tags list in pages of
 #    40 (250 tags), and a repository answering 503 (error);
 #  - a registry that is down (error, exit 3);
+#  - an https-only registry with a private CA: verified with `ca-bundle`,
+#    an error without it;
 #  - the TP: a `registry:2` container run as the student does, my-ubuntu
 #    pushed, removed, pulled back: registry.pushed and registry.pulled pass;
 #    then fail when the local image is rebuilt, retagged or removed;
@@ -237,6 +239,16 @@ statuses "$JSON" repo.exists=error manifest.default=error registry.pushed=error 
 	registry.pulled=skipped
 assert_contains "$(msg "$JSON" registry.pushed)" "cannot reach the registry at http://$DEAD/v2/"
 assert_contains "$OUT" "error"
+
+# ------------------------------------------------ https, private CA
+at_exit "$ENV_SH" stop "$WORK/tls"
+TLS=$(TPG_REGISTRY_TLS_NAME=tpgtest.localhost "$ENV_SH" start noauth 0 "$WORK/tls") ||
+	fail "cannot start the https registry"
+grade tls --only tls --var "tls=$TLS" --var "ca=$WORK/tls/ca.crt"
+assert_status 3
+statuses "$JSON"
+assert_contains "$(msg "$JSON" tls.ca)" "no repository tpgtest in $TLS (the registry is empty"
+assert_contains "$(msg "$JSON" tls.noca.error)" "TLS error with the registry at https://$TLS/v2/"
 
 # ---------------------------------------------- the TP with registry:2
 PORT=$(free_port)

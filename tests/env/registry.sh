@@ -16,6 +16,13 @@
 # The password can be chosen with TPG_REGISTRY_PASSWORD; the user with
 # TPG_REGISTRY_USER (default tpguser). Token lifetime: TPG_TOKEN_EXPIRES_IN
 # (default 300 s). Nothing secret is printed.
+#
+# With TPG_REGISTRY_TLS_NAME=NAME the registry speaks https only, with a
+# certificate for NAME signed by a private CA made for it (DIR/ca.crt: the
+# CA bundle clients need), and `start` prints NAME:PORT. NAME must resolve
+# to 127.0.0.1: a subdomain of localhost (curl resolves those itself), so
+# that clients do not take the registry for a loopback one spoken to over
+# plain http.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -47,10 +54,11 @@ random_secret() {
 	head -c 24 /dev/urandom | base64 | tr -d '/+=\n'
 }
 
-wait_http() { # URL PIDFILE LOG: until the URL answers anything HTTP
+wait_http() { # URL PIDFILE LOG [CA]: until the URL answers anything HTTP
 	i=0
 	while [ $i -lt 200 ]; do
-		code=$(curl --noproxy '*' -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true)
+		code=$(curl --noproxy '*' ${4:+--cacert "$4"} -s -o /dev/null -m 2 -w '%{http_code}' "$1" \
+			2>/dev/null || true)
 		case $code in 2??|4??) return 0 ;; esac
 		if ! kill -0 "$(cat "$2")" 2>/dev/null; then
 			echo "registry.sh: process died; last log lines:" >&2
@@ -74,6 +82,17 @@ stop_pidfile() {
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$1"
+}
+
+make_tls_cert() { # DIR NAME: DIR/ca.crt, and DIR/tls.crt + tls.key for NAME signed by it
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=tpgtest-ca \
+		-keyout "$1/ca.key" -out "$1/ca.crt" >/dev/null 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$2" \
+		-keyout "$1/tls.key" -out "$1/tls.csr" >/dev/null 2>&1 &&
+	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+		"$2" >"$1/tls.ext" &&
+	openssl x509 -req -in "$1/tls.csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial \
+		-days 30 -extfile "$1/tls.ext" -out "$1/tls.crt" >/dev/null 2>&1
 }
 
 start() {
@@ -132,6 +151,14 @@ start() {
     rootcertbundle: $dir/token.crt"
 		;;
 	esac
+	tls="" scheme=http host=127.0.0.1 ca=""
+	if [ -n "${TPG_REGISTRY_TLS_NAME:-}" ]; then
+		host=$TPG_REGISTRY_TLS_NAME scheme=https ca=$dir/ca.crt
+		make_tls_cert "$dir" "$host" || die "openssl cannot make the TLS certificates"
+		tls="  tls:
+    certificate: $dir/tls.crt
+    key: $dir/tls.key"
+	fi
 	cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
@@ -149,16 +176,17 @@ storage:
 http:
   addr: 127.0.0.1:$port
   secret: $(random_secret)
+$tls
 $auth
 EOF
 	echo "$port" >"$dir/port"
 	"$REGISTRY_BIN" serve "$dir/config.yml" </dev/null >>"$dir/registry.log" 2>&1 &
 	echo $! >"$dir/registry.pid"
-	if ! wait_http "http://127.0.0.1:$port/v2/" "$dir/registry.pid" "$dir/registry.log"; then
+	if ! wait_http "$scheme://$host:$port/v2/" "$dir/registry.pid" "$dir/registry.log" "$ca"; then
 		stop "$dir"
-		die "registry ($mode) did not start on 127.0.0.1:$port"
+		die "registry ($mode) did not start on $scheme://$host:$port"
 	fi
-	echo "127.0.0.1:$port"
+	echo "$host:$port"
 }
 
 stop() {

@@ -5,6 +5,9 @@
  * tests/docker/registry-client.sh starts everything and sets:
  *   TPG_LIVE_NOAUTH, TPG_LIVE_BASIC, TPG_LIVE_TOKEN, TPG_LIVE_FAKE,
  *   TPG_LIVE_DEAD (host:port), TPG_LIVE_BASIC_DIR, TPG_LIVE_TOKEN_DIR,
+ *   TPG_LIVE_TLS (an https-only registry, NAME:PORT), TPG_LIVE_TLS_CA (the
+ *   CA bundle that signed its certificate), TPG_LIVE_TLS_OTHER_CA (one that
+ *   did not),
  *   TPG_LIVE_FAKE_DIR (user, password, refresh-token, token-port, sink.log),
  *   TPG_LIVE_TMP (scratch), TPG_LIVE_OUT (every message is appended there,
  *   for the script to grep for secrets too).
@@ -695,6 +698,61 @@ static void test_unreachable(void **state)
 	tpg_registry_close(reg);
 }
 
+/* https to a registry whose certificate a private CA signed: verified with
+ * the CA bundle given, refused without it, with another CA or with a bundle
+ * that does not exist. */
+static void test_tls(void **state)
+{
+	tpg_err err = {0};
+	tpg_manifest_info m;
+	tpg_registry_opts o = {0};
+	tpg_registry *reg = NULL;
+	pushed p = {0};
+	(void)state;
+	LIVE_OR_SKIP();
+	const char *host = env("TPG_LIVE_TLS");
+	char *base = tpg_xasprintf("https://%s", host);
+
+	o.host = host;   /* a name under localhost: not taken for a loopback host */
+	o.no_env = true;
+	o.anonymous = true;
+	o.timeout_ms = 15000;
+	o.ca_bundle = env("TPG_LIVE_TLS_CA");
+	EXPECT_OK("open", tpg_registry_open(&o, &reg, &err));
+	assert_string_equal(tpg_registry_base_url(reg), base);
+	EXPECT_OK("ping over https", tpg_registry_ping(reg, dl(), &err));
+	push_image(reg, "over-tls", "latest", "amd64", false, &p);
+	EXPECT_OK("get over https", tpg_registry_manifest_get(reg, "over-tls", "latest", dl(), &m,
+							      &err));
+	assert_string_equal(m.digest, p.manifest_digest);
+	tpg_manifest_info_free(&m);
+	pushed_free(&p);
+	tpg_registry_close(reg);
+
+	const char *const untrusted[] = { NULL, env("TPG_LIVE_TLS_OTHER_CA"),
+					  "/nonexistent/tpgtest-ca.pem" };
+	for (size_t i = 0; i < sizeof(untrusted) / sizeof(untrusted[0]); i++) {
+		o.ca_bundle = untrusted[i];
+		EXPECT_OK("open", tpg_registry_open(&o, &reg, &err));
+		EXPECT_RC("ping, certificate not trusted", TPG_EUNAVAIL,
+			  tpg_registry_ping(reg, dl(), &err));
+		EXPECT_MSG("TLS error with the registry at ");
+		EXPECT_MSG(base);
+		if (untrusted[i]) {
+			char *with = tpg_xasprintf("checked with the CA bundle %s)", untrusted[i]);
+			EXPECT_MSG(with);
+			free(with);
+		} else {
+			EXPECT_MSG("for a private CA, give its CA bundle)");
+		}
+		EXPECT_RC("head, certificate not trusted", TPG_EUNAVAIL,
+			  tpg_registry_manifest_head(reg, "over-tls", "latest", dl(), &m, &err));
+		EXPECT_MSG("TLS error");
+		tpg_registry_close(reg);
+	}
+	free(base);
+}
+
 static char *fake_pass(void)
 {
 	return slurp(env("TPG_LIVE_FAKE_DIR"), "password");
@@ -914,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_token_expiry),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_redirects),
 		cmocka_unit_test(test_big_bodies),
 		cmocka_unit_test(test_pagination),
