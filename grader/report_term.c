@@ -11,6 +11,7 @@
 #include "tpgrade/sanitize.h"
 #include "report_priv.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -76,29 +77,12 @@ static int cp_width(uint32_t cp)
 	return 1;
 }
 
-/* Display width of s[0..len), our colour sequences being zero-width. */
-static int text_width(const char *s, size_t len)
-{
-	int w = 0;
-	size_t i = 0;
-
-	while (i < len) {
-		uint32_t cp;
-		if (s[i] == '\033') {
-			while (i < len && s[i] != 'm')
-				i++;
-			i++;
-			continue;
-		}
-		i += tpg_sanitize_decode(s + i, len - i, &cp);
-		w += cp == '\t' ? 1 : cp_width(cp);
-	}
-	return w;
-}
-
-/* Bytes of the longest prefix of s[0..len) that fits in `cols` (at least
- * one code point, so a hard break always progresses). */
-static size_t fit_prefix(const char *s, size_t len, int cols)
+/*
+ * Bytes of the longest prefix of s[0..len) that fits in `cols` columns (at
+ * least one code point, so a hard break always progresses), our colour
+ * sequences being zero-width; *width gets the prefix's width.
+ */
+static size_t fit_prefix(const char *s, size_t len, int cols, int *width)
 {
 	size_t i = 0;
 	int w = 0;
@@ -113,12 +97,23 @@ static size_t fit_prefix(const char *s, size_t len, int cols)
 			continue;
 		}
 		n = tpg_sanitize_decode(s + i, len - i, &cp);
-		if (i > 0 && w + cp_width(cp) > cols)
+		int cw = cp == '\t' ? 1 : cp_width(cp);
+		if (i > 0 && w + cw > cols)
 			break;
-		w += cp_width(cp);
+		w += cw;
 		i += n;
 	}
+	if (width)
+		*width = w;
 	return i < len ? i : len;
+}
+
+/* Display width of s[0..len). */
+static int text_width(const char *s, size_t len)
+{
+	int w;
+	fit_prefix(s, len, INT_MAX, &w);
+	return w;
 }
 
 static void newline_indent(term *t, int indent, int *col)
@@ -175,10 +170,11 @@ static void put_para(term *t, const char *text, int col, int indent)
 				}
 				/* Longer than a line: break it where it must. */
 				while (col + ww > width && ww > width - indent) {
-					size_t n = fit_prefix(p + ws, we - ws, width - col);
+					int pw;
+					size_t n = fit_prefix(p + ws, we - ws, width - col, &pw);
 					tpg_buf_append(&t->b, p + ws, n);
 					ws += n;
-					ww = text_width(p + ws, we - ws);
+					ww -= pw;
 					newline_indent(t, indent, &col);
 				}
 				tpg_buf_append(&t->b, p + ws, we - ws);
