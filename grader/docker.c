@@ -729,6 +729,14 @@ static int perform(tpg_docker *dk, const tpg_docker_req *req, long long deadline
 		                 "cannot connect to the Docker daemon at %s over TLS (certificates "
 		                 "%s): %s", dk->ep.url, dk->ep.ca ? dk->ep.ca : "none",
 		                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	} else if (dk->ep.tls && !code && (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR) &&
+	           strstr(errbuf, "alert")) {
+		/* TLS 1.3: the daemon's refusal of our certificate comes as an
+		 * alert on the first read, after the handshake. */
+		rc = tpg_err_set(err, TPG_EUNAVAIL,
+		                 "cannot connect to the Docker daemon at %s over TLS: it refused our "
+		                 "client certificate (%s): %s", dk->ep.url,
+		                 dk->ep.cert ? dk->ep.cert : "none", errbuf);
 	} else if (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 	           cc == CURLE_PARTIAL_FILE) {
 		rc = tpg_err_set(err, code ? TPG_EIO : TPG_EUNAVAIL,
@@ -878,6 +886,17 @@ static int negotiate(tpg_docker *dk, long long deadline, tpg_err *err)
 	tpg_docker_req ping = {.method = "GET", .path = "/_ping", .unversioned = true,
 	                       .sink = sink_buf, .sink_ctx = &ans};
 	rc = perform(dk, &ping, deadline, &status, NULL, &x, err);
+	if (rc < 0 && status == 400 && !dk->ep.tls &&
+	    strstr(tpg_buf_cstr(&x.errbody), "HTTP request to an HTTPS server")) {
+		/* Go's answer to plain HTTP on a TLS port. */
+		rc = tpg_err_set(err, TPG_EUNAVAIL,
+		                 "cannot talk to the Docker daemon at %s: it speaks TLS only (set "
+		                 "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder of ca.pem, "
+		                 "cert.pem, key.pem)", dk->ep.url);
+		xfer_free(&x);
+		tpg_buf_free(&ans);
+		return rc;
+	}
 	if (rc < 0 && (status == 0 || rc == TPG_ETIMEOUT || rc == TPG_ECANCELED)) {
 		xfer_free(&x);
 		tpg_buf_free(&ans);

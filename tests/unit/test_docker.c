@@ -190,6 +190,25 @@ static void test_ping_fallback_to_version(void **state)
 	tpgt_fakedocker_stop(f);
 }
 
+/* Go's TLS server answers plain HTTP with a 400: say that TLS is wanted. */
+static void test_plain_http_to_tls_port(void **state)
+{
+	(void)state;
+	env_set(NULL);
+	tpgt_fakedocker_route routes[] = {
+		{.path = "/_ping", .status = 400, .content_type = "text/plain; charset=utf-8",
+		 .body = "Client sent an HTTP request to an HTTPS server.\n"},
+	};
+	tpgt_fakedocker *f = tpgt_fakedocker_start(NULL, routes, TPG_ARRAY_LEN(routes));
+	tpg_docker *dk = open_fake(f, NULL);
+	tpg_err err = {0};
+	assert_int_equal(tpg_docker_ping(dk, soon(), &err), TPG_EUNAVAIL);
+	assert_non_null(strstr(err.msg, "it speaks TLS only"));
+	assert_non_null(strstr(err.msg, tpgt_fakedocker_host(f)));
+	tpg_docker_close(dk);
+	tpgt_fakedocker_stop(f);
+}
+
 static void test_invalid_forced_version(void **state)
 {
 	(void)state;
@@ -766,6 +785,7 @@ int main(void)
 		cmocka_unit_test(test_version_override_too_old),
 		cmocka_unit_test(test_daemon_too_old_or_too_new),
 		cmocka_unit_test(test_ping_fallback_to_version),
+		cmocka_unit_test(test_plain_http_to_tls_port),
 		cmocka_unit_test(test_invalid_forced_version),
 		cmocka_unit_test(test_error_message_verbatim),
 		cmocka_unit_test(test_huge_error_body_capped),
