@@ -457,6 +457,65 @@ static void test_logs_chunked_and_truncated(void **state)
 	tpgt_fakedocker_stop(f);
 }
 
+typedef struct watch {
+	long long stop_at;       /* stop once the clock is past this */
+	size_t stop_after;       /* or once this many bytes came (0: never) */
+	size_t got;
+	int asked;
+} watch;
+
+static void watch_feed(void *ctx, int stream, const char *data, size_t len)
+{
+	(void)stream;
+	(void)data;
+	((watch *)ctx)->got += len;
+}
+
+static int watch_stop(void *ctx)
+{
+	watch *w = ctx;
+	w->asked++;
+	return (w->stop_after && w->got >= w->stop_after) || tpg_now_ms() >= w->stop_at;
+}
+
+/* A follower stops when its watcher says so: after a piece, or while
+ * nothing comes (the daemon holds the stream open). */
+static void test_logs_stop(void **state)
+{
+	(void)state;
+	env_set(NULL);
+	size_t len;
+	char *body = frames("1:line one\n|1:line two\n|2:line three\n", &len);
+	tpgt_fakedocker_route routes[] = {
+		{.path = "/containers/c1/json", .body = "{\"Config\":{\"Tty\":false}}"},
+		{.path = "/containers/c1/logs", .body = body, .body_len = len, .chunked = true,
+		 .chunk_size = 4, .stall_ms = 5000},
+		{.path = "/containers/c2/json", .body = "{\"Config\":{\"Tty\":false}}"},
+		{.path = "/containers/c2/logs", .body = body, .body_len = len, .chunked = true,
+		 .chunk_size = 4, .repeat = 1000},
+	};
+	tpgt_fakedocker *f = tpgt_fakedocker_start(NULL, routes, TPG_ARRAY_LEN(routes));
+	tpg_docker *dk = open_fake(f, NULL);
+	tpg_err err = {0};
+
+	long long t0 = tpg_now_ms();
+	watch w = {.stop_at = t0 + 300};
+	assert_int_equal(tpg_docker_container_logs_cb(dk, "c1", true, soon(), watch_feed,
+	                                              watch_stop, &w, &err), 1);
+	assert_true(tpg_now_ms() - t0 < 3000);   /* not the 5 s stall */
+	assert_int_equal(w.got, 0);
+	assert_true(w.asked > 0);
+
+	watch w2 = {.stop_at = t0 + 60000, .stop_after = 20};
+	assert_int_equal(tpg_docker_container_logs_cb(dk, "c2", true, soon(), watch_feed,
+	                                              watch_stop, &w2, &err), 1);
+	assert_true(w2.got >= 20 && w2.got < 1000 * len);
+
+	free(body);
+	tpg_docker_close(dk);
+	tpgt_fakedocker_stop(f);
+}
+
 static void test_logs_big_output_capped(void **state)
 {
 	(void)state;
@@ -792,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_timeout_and_interrupt),
 		cmocka_unit_test(test_connection_failures),
 		cmocka_unit_test(test_logs_chunked_and_truncated),
+		cmocka_unit_test(test_logs_stop),
 		cmocka_unit_test(test_logs_big_output_capped),
 		cmocka_unit_test(test_build_classic_failure),
 		cmocka_unit_test(test_cleanup_only_ours),
