@@ -107,14 +107,15 @@ static char *one_line(const char *s)
 	return tpg_buf_detach(&b);
 }
 
-/* Escaped attribute value of a one-line, capped version of s. */
+/* Escaped attribute value of a capped, one-line version of s: clipped
+ * first, so that the mark of the cut ends up on the line too. */
 static char *attr_line(const char *s, size_t max)
 {
-	char *line = one_line(s);
-	char *clip = tpg_sanitize_clip(line, strlen(line), max);
-	char *esc = tpg_sanitize_xml(clip, strlen(clip), true);
-	free(line);
+	char *clip = tpg_sanitize_clip(s, strlen(s), max);
+	char *line = one_line(clip);
+	char *esc = tpg_sanitize_xml(line, strlen(line), true);
 	free(clip);
+	free(line);
 	return esc;
 }
 

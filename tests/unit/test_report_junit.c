@@ -281,6 +281,38 @@ static void test_junit_unique_names(void **state)
 	tpg_report_free(r);
 }
 
+/* Names and messages too long for their attribute are clipped and still
+ * on one line, the mark of the cut included. */
+static void test_junit_long_attributes_one_line(void **state)
+{
+	ctx *c = *state;
+	tpg_report *r = tpg_report_new();
+	char big[3001], *text, *p, *name, *msg;
+
+	for (int i = 0; i < 3000; i++)
+		big[i] = i % 60 == 59 ? '\n' : (char)('a' + i % 26);
+	big[3000] = '\0';
+	tpg_report_add_suite(r, "s", "S");
+	tpg_report_check *k = tpg_report_add_check(r, big, NULL);
+	k->status = TPG_STATUS_FAILED;
+	k->message = tpg_xstrdup(big);
+	tpg_report_tally(r);
+	p = write_xml(c, r, &text, NULL);
+	assert_valid(p);
+	assert_null(strstr(text, "&#10;"));
+	name = xpath(p, "string(//testcase/@name)");
+	msg = xpath(p, "string(//failure/@message)");
+	assert_non_null(strstr(name, " truncated ...] "));
+	assert_non_null(strstr(msg, " truncated ...] "));
+	assert_true(strlen(name) <= 512);
+	assert_true(strlen(msg) <= 1024);
+	free(name);
+	free(msg);
+	free(text);
+	free(p);
+	tpg_report_free(r);
+}
+
 static void test_junit_big_output_truncated(void **state)
 {
 	ctx *c = *state;
@@ -517,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_junit_structure),
 		cmocka_unit_test(test_junit_empty_report),
 		cmocka_unit_test(test_junit_unique_names),
+		cmocka_unit_test(test_junit_long_attributes_one_line),
 		cmocka_unit_test(test_junit_big_output_truncated),
 		cmocka_unit_test(test_junit_file_budget),
 		cmocka_unit_test(test_junit_attachment_defused),
