@@ -21,8 +21,6 @@
 
 /* ---- strconv.Quote ------------------------------------------------------ */
 
-static const char hexdig[] = "0123456789abcdef";
-
 void tpg_go_quote(const char *s, size_t len, tpg_buf *out)
 {
 	tpg_buf_putc(out, '"');
@@ -30,24 +28,18 @@ void tpg_go_quote(const char *s, size_t len, tpg_buf *out)
 		unsigned char c = (unsigned char)s[i];
 		int32_t r = c;
 		size_t w = 1;
-		char esc[12];
 
 		if (c >= 0x80) {
 			r = tpg_go_decode_rune(s + i, len - i, &w);
-			if (w == 1) {
-				esc[0] = '\\';
-				esc[1] = 'x';
-				esc[2] = hexdig[c >> 4];
-				esc[3] = hexdig[c & 15];
-				tpg_buf_append(out, esc, 4);
+			if (w == 1) {   /* an invalid byte */
+				tpg_buf_printf(out, "\\x%02x", c);
 				i++;
 				continue;
 			}
 		}
 		if (r == '"' || r == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)r;
-			tpg_buf_append(out, esc, 2);
+			tpg_buf_putc(out, '\\');
+			tpg_buf_putc(out, (char)r);
 		} else if (tpg_go_is_print(r)) {
 			tpg_buf_append(out, s + i, w);
 		} else {
@@ -60,25 +52,12 @@ void tpg_go_quote(const char *s, size_t len, tpg_buf *out)
 			case '\t': tpg_buf_puts(out, "\\t"); break;
 			case '\v': tpg_buf_puts(out, "\\v"); break;
 			default:
-				if (r < ' ' || r == 0x7f) {
-					esc[0] = '\\';
-					esc[1] = 'x';
-					esc[2] = hexdig[(r >> 4) & 15];
-					esc[3] = hexdig[r & 15];
-					tpg_buf_append(out, esc, 4);
-				} else if (r < 0x10000) {
-					esc[0] = '\\';
-					esc[1] = 'u';
-					for (int k = 0; k < 4; k++)
-						esc[2 + k] = hexdig[(r >> (12 - 4 * k)) & 15];
-					tpg_buf_append(out, esc, 6);
-				} else {
-					esc[0] = '\\';
-					esc[1] = 'U';
-					for (int k = 0; k < 8; k++)
-						esc[2 + k] = hexdig[(r >> (28 - 4 * k)) & 15];
-					tpg_buf_append(out, esc, 10);
-				}
+				if (r < ' ' || r == 0x7f)
+					tpg_buf_printf(out, "\\x%02x", (unsigned)r);
+				else if (r < 0x10000)
+					tpg_buf_printf(out, "\\u%04x", (unsigned)r);
+				else
+					tpg_buf_printf(out, "\\U%08x", (unsigned)r);
 			}
 		}
 		i += w;
