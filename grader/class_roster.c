@@ -106,14 +106,16 @@ char *tpg_roster_folder_name(const char *id)
 	return tpg_buf_detach(&b);
 }
 
-static bool looks_like_url(const char *s)
+/* A repository the git layer will read as a path (not a URL, scp-like
+ * "host:path" included): the same parser decides. */
+static bool is_local_path(const char *repo)
 {
-	if (strstr(s, "://"))
-		return true;
-	/* scp-like "git@host:path": a colon before any slash (not "C:"). */
-	const char *colon = strchr(s, ':');
-	const char *slash = strchr(s, '/');
-	return colon && colon - s > 1 && (!slash || colon < slash);
+	tpg_git_url u;
+	if (tpg_git_url_parse(repo, &u, NULL) < 0)
+		return false;   /* the child says what is wrong with it */
+	bool local = u.kind == TPG_GIT_URL_LOCAL;
+	tpg_git_url_clear(&u);
+	return local;
 }
 
 /* Windows-1252 bytes 0x80..0x9F; 0 where the code page has a hole. */
@@ -241,7 +243,7 @@ static void add_student(tpg_roster *r, const row *w, const char *name, const cha
 	s->ref = w->v[COL_REF] && *w->v[COL_REF] ? tpg_xstrdup(w->v[COL_REF]) : NULL;
 	s->deadline = w->v[COL_DEADLINE] && *w->v[COL_DEADLINE] ? tpg_xstrdup(w->v[COL_DEADLINE])
 	                                                          : NULL;
-	if (base_dir && *base_dir && repo[0] != '/' && !looks_like_url(repo))
+	if (base_dir && *base_dir && repo[0] != '/' && is_local_path(repo))
 		s->repo = tpg_xasprintf("%s/%s", base_dir, repo);
 	else
 		s->repo = tpg_xstrdup(repo);

@@ -68,6 +68,28 @@ static void test_csv_basic(void **state)
 	assert_int_equal(r->students[1].line, 3);
 	assert_int_equal(r->notes.len, 0);
 	tpg_roster_free(r);
+
+	/* Paths are taken from the roster's folder; what the git layer reads
+	 * as a URL (scp-like "h:path" too) is kept as written. */
+	r = parse_ok("roster.csv",
+		"id,repo
+"
+		"p1,repos/p1
+"
+		"p2,/abs/p2
+"
+		"p3,h:grp/p3.git
+"
+		"p4,file:///srv/p4.git
+"
+		"p5,dir/with:colon
+", "/base");
+	assert_string_equal(r->students[0].repo, "/base/repos/p1");
+	assert_string_equal(r->students[1].repo, "/abs/p2");
+	assert_string_equal(r->students[2].repo, "h:grp/p3.git");
+	assert_string_equal(r->students[3].repo, "file:///srv/p4.git");
+	assert_string_equal(r->students[4].repo, "/base/dir/with:colon");
+	tpg_roster_free(r);
 }
 
 static void test_csv_excel_french(void **state)
