@@ -106,13 +106,14 @@ void tpg_class_info_clear(tpg_class_info *ci)
 
 bool tpg_class_failure_is_transient(const char *failure)
 {
-	static const char *const permanent[] = { "repository not found", "empty repository",
-		"ref not found", "no commit before the deadline", "authentication refused",
-		"repository too big", "invalid request" };
+	/* The student's doing: the same answer until the student acts. */
+	static const tpg_git_failure permanent[] = { TPG_GIT_FAIL_NOT_FOUND, TPG_GIT_FAIL_EMPTY,
+		TPG_GIT_FAIL_NO_REF, TPG_GIT_FAIL_NO_COMMIT, TPG_GIT_FAIL_AUTH, TPG_GIT_FAIL_TOO_BIG,
+		TPG_GIT_FAIL_INVALID };
 	if (!failure)
 		return true;
 	for (size_t i = 0; i < TPG_ARRAY_LEN(permanent); i++)
-		if (strcmp(failure, permanent[i]) == 0)
+		if (strcmp(failure, tpg_git_failure_name(permanent[i])) == 0)
 			return false;
 	return true;
 }

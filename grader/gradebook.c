@@ -655,7 +655,7 @@ void tpg_gb_csv_cell(FILE *out, const char *s, bool text)
 	free(clean);
 }
 
-static const char *status_word(tpg_gb_status s)
+const char *tpg_gb_status_name(tpg_gb_status s)
 {
 	return s == TPG_GB_GRADED ? "graded" : s == TPG_GB_ERROR ? "error" : "pending";
 }
@@ -698,7 +698,7 @@ int tpg_gradebook_write_csv(const tpg_gradebook *gb, FILE *out, tpg_err *err)
 		if (r->commits_after_deadline >= 0)
 			fprintf(out, "%d", r->commits_after_deadline);
 		fputc(',', out);
-		fputs(status_word(r->status), out);
+		fputs(tpg_gb_status_name(r->status), out);
 		fputc(',', out);
 		tpg_gb_csv_cell(out, r->message, true);
 		fputs("\r\n", out);

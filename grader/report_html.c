@@ -325,7 +325,7 @@ static void students_table(FILE *out, const tpg_gradebook *gb, const labels *l)
 		bool graded = r->status == TPG_GB_GRADED;
 		if (!r->in_shard)
 			continue;
-		const char *sw = graded ? "graded" : r->status == TPG_GB_ERROR ? "error" : "pending";
+		const char *sw = tpg_gb_status_name(r->status);
 		fprintf(out, "<tr class=\"%s\" data-index=\"%zu\"><td class=\"id\">", sw, r->index);
 		if (r->status != TPG_GB_PENDING) {
 			fputs("<a href=\"", out);

@@ -159,6 +159,9 @@ typedef struct tpg_gb_stats {
 void tpg_gradebook_stats(const tpg_gradebook *gb, tpg_gb_stats *st);
 void tpg_gb_stats_clear(tpg_gb_stats *st);
 
+/* "pending", "graded", "error": the status column of grades.csv. Static. */
+const char *tpg_gb_status_name(tpg_gb_status s);
+
 /* "7", "0.5", "2.33": points as the grade book shows them. */
 void tpg_gb_format_points(double v, char *buf, size_t n);
 
