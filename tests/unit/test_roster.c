@@ -72,18 +72,12 @@ static void test_csv_basic(void **state)
 	/* Paths are taken from the roster's folder; what the git layer reads
 	 * as a URL (scp-like "h:path" too) is kept as written. */
 	r = parse_ok("roster.csv",
-		"id,repo
-"
-		"p1,repos/p1
-"
-		"p2,/abs/p2
-"
-		"p3,h:grp/p3.git
-"
-		"p4,file:///srv/p4.git
-"
-		"p5,dir/with:colon
-", "/base");
+		"id,repo\n"
+		"p1,repos/p1\n"
+		"p2,/abs/p2\n"
+		"p3,h:grp/p3.git\n"
+		"p4,file:///srv/p4.git\n"
+		"p5,dir/with:colon\n", "/base");
 	assert_string_equal(r->students[0].repo, "/base/repos/p1");
 	assert_string_equal(r->students[1].repo, "/abs/p2");
 	assert_string_equal(r->students[2].repo, "h:grp/p3.git");
