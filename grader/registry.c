@@ -169,8 +169,15 @@ static char *scope_for(const char *repo, bool push)
 static int answer_error(const tpg_registry *reg, const reg_resp *resp, const char *repo,
 			const char *ref, tpg_err *err)
 {
-	return tpg_registry_error_from_answer(resp->status, tpg_buf_cstr(&resp->body),
-					      resp->body_cut, reg->domain, repo, ref, err);
+	return tpg_registry_answer_error(resp->status, tpg_buf_cstr(&resp->body), resp->body_cut,
+					 reg->domain, repo, ref, false, err);
+}
+
+static int blob_answer_error(const tpg_registry *reg, const reg_resp *resp, const char *repo,
+			     const char *digest, tpg_err *err)
+{
+	return tpg_registry_answer_error(resp->status, tpg_buf_cstr(&resp->body), resp->body_cut,
+					 reg->domain, repo, digest, true, err);
 }
 
 /* "application/json; charset=utf-8" -> "application/json" */
@@ -576,7 +583,7 @@ int tpg_registry_blob_exists(tpg_registry *reg, const char *repo, const char *di
 		if (resp.status == 200)
 			*exists = true;
 		else if (resp.status != 404)
-			rc = answer_error(reg, &resp, repo, digest, err);
+			rc = blob_answer_error(reg, &resp, repo, digest, err);
 	}
 	tpg_registry_resp_free(&resp);
 	return tpg_registry_finish(reg, rc, err);
@@ -592,10 +599,7 @@ int tpg_registry_blob_get(tpg_registry *reg, const char *repo, const char *diges
 		max = DEFAULT_BLOB_MAX;
 	rc = blob_req(reg, repo, digest, false, max, deadline, &resp, err);
 	if (rc == 0 && resp.status != 200) {
-		rc = answer_error(reg, &resp, repo, digest, err);
-		if (resp.status == 404 && rc == TPG_ENOTFOUND && !strstr(err ? err->msg : "", "blob"))
-			rc = tpg_err_set(err, TPG_ENOTFOUND, "blob %s not found in repository %s of %s",
-					 digest, repo, reg->domain);
+		rc = blob_answer_error(reg, &resp, repo, digest, err);
 	} else if (rc == 0 && resp.body_cut) {
 		rc = tpg_err_set(err, TPG_ETOOBIG, "blob %s of %s in %s is larger than %zu bytes",
 				 digest, repo, reg->domain, max);
@@ -661,7 +665,7 @@ static int blob_upload(tpg_registry *reg, const char *repo, const void *data, si
 	req.body_len = len;
 	rc = tpg_registry_request(reg, &req, &resp, err);
 	if (rc == 0 && resp.status != 201)
-		rc = answer_error(reg, &resp, repo, digest, err);
+		rc = blob_answer_error(reg, &resp, repo, digest, err);
 out:
 	if (rc == 0 && digest_out)
 		*digest_out = digest;

@@ -95,6 +95,10 @@ void tpg_registry_add_password(tpg_registry *reg, const char *user, const char *
 /* Scrubs the secrets from err->msg; returns rc. Every public function
  * returns through it. */
 int tpg_registry_finish(tpg_registry *reg, int rc, tpg_err *err);
+/* tpg_registry_error_from_answer; with `blob`, ref is a blob's digest (a
+ * plain 404 is then "blob ... not found"). */
+int tpg_registry_answer_error(long status, const char *body, bool body_cut, const char *host,
+			      const char *repo, const char *ref, bool blob, tpg_err *err);
 /* The ping sequence of tpg_registry_ping. */
 int tpg_registry_do_ping(tpg_registry *reg, long long deadline, tpg_err *err);
 void tpg_registry_auth_free(tpg_registry *reg);

@@ -1,7 +1,7 @@
 /* registry_util.c - pure helpers of the registry client: SHA-256, challenge
  * and Link parsing, URL resolution and origins, insecure hosts, and error
  * answers turned into sentences. */
-#include "tpgrade/registry.h"
+#include "registry_priv.h"
 #include "tpgrade/imageref.h"
 
 #include <ctype.h>
@@ -487,9 +487,11 @@ static void put_server_text(tpg_buf *b, const char *s, size_t max)
 		tpg_buf_puts(b, "...");
 }
 
-static void what_ref(tpg_buf *b, const char *ref)
+static void what_ref(tpg_buf *b, const char *ref, bool blob)
 {
-	if (tpg_imageref_valid_digest(ref))
+	if (blob)
+		tpg_buf_printf(b, "blob %s", ref ? ref : "?");
+	else if (tpg_imageref_valid_digest(ref))
 		tpg_buf_printf(b, "manifest %s", ref);
 	else
 		tpg_buf_printf(b, "tag %s", ref ? ref : "?");
@@ -498,6 +500,12 @@ static void what_ref(tpg_buf *b, const char *ref)
 int tpg_registry_error_from_answer(long status, const char *body, bool body_cut,
 				   const char *host, const char *repo, const char *ref,
 				   tpg_err *err)
+{
+	return tpg_registry_answer_error(status, body, body_cut, host, repo, ref, false, err);
+}
+
+int tpg_registry_answer_error(long status, const char *body, bool body_cut, const char *host,
+			      const char *repo, const char *ref, bool blob, tpg_err *err)
 {
 	json_t *root = NULL, *first = NULL;
 	const char *code = NULL, *message = NULL;
@@ -518,7 +526,7 @@ int tpg_registry_error_from_answer(long status, const char *body, bool body_cut,
 		tpg_buf_printf(&b, "repository %s not found in %s", repo ? repo : "?", host);
 	} else if (code && strcmp(code, "MANIFEST_UNKNOWN") == 0) {
 		rc = TPG_ENOTFOUND;
-		what_ref(&b, ref);
+		what_ref(&b, ref, blob);
 		tpg_buf_printf(&b, " not found in repository %s of %s", repo ? repo : "?", host);
 	} else if (code && strcmp(code, "BLOB_UNKNOWN") == 0) {
 		rc = TPG_ENOTFOUND;
@@ -545,7 +553,7 @@ int tpg_registry_error_from_answer(long status, const char *body, bool body_cut,
 	} else if (!code && status == 404) {
 		rc = TPG_ENOTFOUND;
 		if (repo && ref) {
-			what_ref(&b, ref);
+			what_ref(&b, ref, blob);
 			tpg_buf_printf(&b, " not found in repository %s of %s", repo, host);
 		} else if (repo) {
 			tpg_buf_printf(&b, "repository %s not found in %s", repo, host);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tpgrade/registry.h"
+#include "../../grader/registry_priv.h"   /* tpg_registry_answer_error */
 
 static void test_sha256(void **state)
 {
@@ -175,6 +176,17 @@ static void test_errors(void **state)
 		"sha256:0000000000000000000000000000000000000000000000000000000000000000", &err),
 		TPG_ENOTFOUND);
 	assert_non_null(strstr(err.msg, "manifest sha256:0000"));
+
+	/* The same for a blob; a missing repository is still said to be one. */
+	assert_int_equal(tpg_registry_answer_error(404, NULL, false, "h", "r",
+		"sha256:0000000000000000000000000000000000000000000000000000000000000000", true,
+		&err), TPG_ENOTFOUND);
+	assert_string_equal(err.msg, "blob sha256:0000000000000000000000000000000000000000000000"
+			    "000000000000000000 not found in repository r of h");
+	assert_int_equal(tpg_registry_answer_error(404,
+		"{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"repository name not known "
+		"to registry\"}]}", false, "h", "r", "sha256:00", true, &err), TPG_ENOTFOUND);
+	assert_string_equal(err.msg, "repository r not found in h");
 
 	assert_int_equal(tpg_registry_error_from_answer(403,
 		"{\"errors\":[{\"code\":\"DENIED\",\"message\":\"requested access to the resource "
