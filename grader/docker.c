@@ -725,7 +725,10 @@ static int perform(tpg_docker *dk, const tpg_docker_req *req, long long deadline
 	} else if (cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
 	           cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE ||
 	           cc == CURLE_SSL_CIPHER) {
-		rc = tpg_err_set(err, TPG_EUNAVAIL,
+		/* Certificates do not get better by waiting: not "unavailable",
+		 * which callers retry while a daemon starts. */
+		bool certs = cc != CURLE_SSL_CONNECT_ERROR && cc != CURLE_SSL_CIPHER;
+		rc = tpg_err_set(err, certs ? TPG_EDENIED : TPG_EUNAVAIL,
 		                 "cannot connect to the Docker daemon at %s over TLS (certificates "
 		                 "%s): %s", dk->ep.url, dk->ep.ca ? dk->ep.ca : "none",
 		                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
@@ -733,7 +736,7 @@ static int perform(tpg_docker *dk, const tpg_docker_req *req, long long deadline
 	           strstr(errbuf, "alert")) {
 		/* TLS 1.3: the daemon's refusal of our certificate comes as an
 		 * alert on the first read, after the handshake. */
-		rc = tpg_err_set(err, TPG_EUNAVAIL,
+		rc = tpg_err_set(err, TPG_EDENIED,
 		                 "cannot connect to the Docker daemon at %s over TLS: it refused our "
 		                 "client certificate (%s): %s", dk->ep.url,
 		                 dk->ep.cert ? dk->ep.cert : "none", errbuf);
@@ -889,7 +892,7 @@ static int negotiate(tpg_docker *dk, long long deadline, tpg_err *err)
 	if (rc < 0 && status == 400 && !dk->ep.tls &&
 	    strstr(tpg_buf_cstr(&x.errbody), "HTTP request to an HTTPS server")) {
 		/* Go's answer to plain HTTP on a TLS port. */
-		rc = tpg_err_set(err, TPG_EUNAVAIL,
+		rc = tpg_err_set(err, TPG_EPROTO,
 		                 "cannot talk to the Docker daemon at %s: it speaks TLS only (set "
 		                 "DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder of ca.pem, "
 		                 "cert.pem, key.pem)", dk->ep.url);

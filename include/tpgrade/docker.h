@@ -7,7 +7,9 @@
  * only) and polls tpg_interrupted(): it gives up with TPG_ETIMEOUT or
  * TPG_ECANCELED. Connection failures are TPG_EUNAVAIL with a message naming
  * the endpoint ("cannot connect to the Docker daemon at
- * unix:///var/run/docker.sock: No such file or directory"). Daemon errors
+ * unix:///var/run/docker.sock: No such file or directory"), except what
+ * waiting will not mend: certificates refused either way TPG_EDENIED,
+ * plain HTTP to a TLS-only daemon TPG_EPROTO. Daemon errors
  * (`{"message": ...}`) reach err->msg verbatim, after "<METHOD> <path>: HTTP
  * <status>: "; 404 is TPG_ENOTFOUND, 409 TPG_EEXISTS, 400 TPG_EINVAL,
  * 401/403 TPG_EDENIED, other statuses TPG_EGENERIC.

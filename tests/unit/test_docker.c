@@ -202,7 +202,7 @@ static void test_plain_http_to_tls_port(void **state)
 	tpgt_fakedocker *f = tpgt_fakedocker_start(NULL, routes, TPG_ARRAY_LEN(routes));
 	tpg_docker *dk = open_fake(f, NULL);
 	tpg_err err = {0};
-	assert_int_equal(tpg_docker_ping(dk, soon(), &err), TPG_EUNAVAIL);
+	assert_int_equal(tpg_docker_ping(dk, soon(), &err), TPG_EPROTO);
 	assert_non_null(strstr(err.msg, "it speaks TLS only"));
 	assert_non_null(strstr(err.msg, tpgt_fakedocker_host(f)));
 	tpg_docker_close(dk);
