@@ -823,6 +823,8 @@ static void test_big_bodies(void **state)
 	EXPECT_MSG("HTTP 500");
 	EXPECT_MSG("too large");
 	assert_true(strlen(err.msg) < 300);
+	tpg_registry_get_stats(reg, &st);
+	assert_true(st.max_body_kept <= 64 * 1024);   /* TPG_REGISTRY_ERROR_BODY_MAX */
 	EXPECT_RC("10 MB manifest", TPG_ETOOBIG,
 		  tpg_registry_manifest_get(reg, "bigok", "latest", dl(), &m, &err));
 	tpg_registry_get_stats(reg, &st);
