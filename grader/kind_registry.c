@@ -311,8 +311,7 @@ static bool same_registry(const char *a, const char *b)
 	if (!strcmp(a, b))
 		return true;
 	return tpg_registry_is_insecure(a, NULL) && tpg_registry_is_insecure(b, NULL) &&
-	       !strcmp(domain_port(a), domain_port(b)) &&
-	       strncmp(a, "localhost.", 10) && strncmp(b, "localhost.", 10);
+	       !strcmp(domain_port(a), domain_port(b));
 }
 
 /* An environment problem: the leaf cannot be evaluated. */
@@ -750,7 +749,7 @@ static void local_names(const leaf *l, const subject *s, tpg_strv *out)
 	char *name = tpg_imageref_familiar_name(r);
 	tpg_strv_push_owned(out, tpg_xasprintf("%s%s", name, suffix));
 	free(name);
-	if (tpg_registry_is_insecure(r->domain, NULL) && strncmp(r->domain, "localhost.", 10)) {
+	if (tpg_registry_is_insecure(r->domain, NULL)) {
 		static const char *const aliases[] = { "localhost", "127.0.0.1" };
 		const char *port = domain_port(r->domain);
 		for (size_t i = 0; i < 2; i++) {
