@@ -33,6 +33,10 @@ int tpg_cli_cleanup(int argc, char **argv, const char *argv0);
 int tpg_cli_class(int argc, char **argv, const char *argv0);
 int tpg_cli_merge(int argc, char **argv, const char *argv0);
 
+/* "fr" or "en" when LC_ALL (else LANG) names one of them, else NULL: then
+ * the spec's language applies. */
+const char *tpg_cli_lang_from_env(void);
+
 /* Splits "a,b,,c" into v (trimmed, empty parts dropped). */
 void tpg_cli_split_list(tpg_strv *v, const char *arg);
 

@@ -149,20 +149,6 @@ static int cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-/* LC_ALL, else LANG, when it names French or English (as `tpgrade grade`
- * reads them for its hints); NULL otherwise. */
-static const char *lang_from_env(void)
-{
-	const char *l = getenv("LC_ALL");
-	if (!l || !*l)
-		l = getenv("LANG");
-	if (l && !strncmp(l, "fr", 2))
-		return "fr";
-	if (l && !strncmp(l, "en", 2))
-		return "en";
-	return NULL;
-}
-
 static int parse_class_args(int argc, char **argv, class_args *a)
 {
 	int opt;
@@ -267,7 +253,7 @@ static int parse_class_args(int argc, char **argv, class_args *a)
 	/* One language for the hints of every child and report.html's labels
 	 * (and the key: a change regrades); none: the spec's. */
 	if (!a->lang)
-		a->lang = lang_from_env();
+		a->lang = tpg_cli_lang_from_env();
 	if (a->lang)
 		tpg_strv_push_owned(&o->child_args, tpg_xasprintf("--lang=%s", a->lang));
 	if (!o->jobs)

@@ -208,15 +208,8 @@ static int parse_args(int argc, char **argv, grade_args *a, bool student)
 		a->spec_arg = argv[optind];
 		a->repo_arg = rest == 2 ? argv[optind + 1] : ".";
 	}
-	if (!a->eng.lang) {
-		const char *l = getenv("LC_ALL");
-		if (!l || !*l)
-			l = getenv("LANG");
-		if (l && !strncmp(l, "fr", 2))
-			a->eng.lang = "fr";
-		else if (l && !strncmp(l, "en", 2))
-			a->eng.lang = "en";
-	}
+	if (!a->eng.lang)
+		a->eng.lang = tpg_cli_lang_from_env();
 	return 0;
 }
 

@@ -26,6 +26,18 @@ void tpg_cli_split_list(tpg_strv *v, const char *arg)
 	}
 }
 
+const char *tpg_cli_lang_from_env(void)
+{
+	const char *l = getenv("LC_ALL");
+	if (!l || !*l)
+		l = getenv("LANG");
+	if (l && !strncmp(l, "fr", 2))
+		return "fr";
+	if (l && !strncmp(l, "en", 2))
+		return "en";
+	return NULL;
+}
+
 void tpg_cli_term_opts(const tpg_cli_look *look, FILE *out, bool student, tpg_term_opts *opts)
 {
 	int fd = fileno(out);

@@ -1,6 +1,7 @@
 /* main.c - `tpgrade COMMAND ...`: dispatch to the cli_*.c commands. */
 #include "cli.h"
 #include "tpgrade/common.h"
+#include "tpgrade/git.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -61,7 +62,11 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].name) == 0) {
 			tpg_signals_install();
 			curl_global_init(CURL_GLOBAL_DEFAULT);
+			/* Once per process (git.h): later inits are then cheap, where
+			 * each would otherwise load the CA bundle again. */
+			tpg_git_global_init(NULL);
 			int rc = commands[i].fn(argc - 1, argv + 1, argv[0]);
+			tpg_git_global_shutdown();
 			curl_global_cleanup();
 			return rc;
 		}
