@@ -146,7 +146,8 @@ static void parse_exec(tpg_fields *sf, const tpg_yaml_node *n, tpg_svc_step *s)
 	}
 }
 
-static void parse_step(tpg_fields *f, const tpg_yaml_node *n, size_t idx, tpg_svc_cfg *c, tpg_svc_step *s)
+static void parse_step(tpg_fields *f, const tpg_yaml_node *n, size_t idx, tpg_svc_cfg *c,
+                       tpg_svc_step *s)
 {
 	char suffix[32];
 	snprintf(suffix, sizeof(suffix), "steps[%zu]", idx);
@@ -211,7 +212,8 @@ static void parse_ports(tpg_fields *f, tpg_svc_cfg *c)
 		return;
 	size_t count = n->type == TPG_YAML_SEQ ? n->n : 1;
 	if (n->type == TPG_YAML_MAP || count == 0 || count > TPG_SVC_MAX_PORTS) {
-		tpg_fields_error(f, n, "port", "must be a port number or a list of at most %d", TPG_SVC_MAX_PORTS);
+		tpg_fields_error(f, n, "port", "must be a port number or a list of at most %d",
+		                 TPG_SVC_MAX_PORTS);
 		return;
 	}
 	for (size_t i = 0; i < count; i++) {
