@@ -128,18 +128,7 @@ static const unsigned short cp1252_high[32] = {
 static void put_utf8(tpg_buf *b, unsigned cp)
 {
 	char s[4];
-	if (cp < 0x80) {
-		tpg_buf_putc(b, (char)cp);
-	} else if (cp < 0x800) {
-		s[0] = (char)(0xC0 | (cp >> 6));
-		s[1] = (char)(0x80 | (cp & 0x3F));
-		tpg_buf_append(b, s, 2);
-	} else {
-		s[0] = (char)(0xE0 | (cp >> 12));
-		s[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		s[2] = (char)(0x80 | (cp & 0x3F));
-		tpg_buf_append(b, s, 3);
-	}
+	tpg_buf_append(b, s, tpg_utf8_encode(cp, s));
 }
 
 static char *from_cp1252(const char *data, size_t len)

@@ -1,5 +1,6 @@
 /* git_result.c - what a worker reports, and libgit2's errors in our terms. */
 #include "tpgrade/git_impl.h"
+#include "tpgrade/sanitize.h"
 
 #include <git2.h>
 #include <stdlib.h>
@@ -99,25 +100,12 @@ static bool has(const char *msg, const char *needle)
  * libgit2 1.5 reports most network failures as GIT_ERROR with a class and
  * a message, so the message decides (docs/git.md lists what we saw).
  */
-/* Server text (remote errors) may hold anything: one printable line. */
-static char *one_line(const char *m)
-{
-	char *flat = tpg_xstrdup(m);
-	for (char *p = flat; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	size_t n = strlen(flat);
-	while (n > 0 && flat[n - 1] == ' ')
-		flat[--n] = '\0';
-	char *out = tpg_git_printable(flat, 600);
-	free(flat);
-	return out;
-}
-
 int tpg_git_error_from_libgit2(int rc, const char *what, tpg_git_failure *why, tpg_err *err)
 {
 	const git_error *e = git_error_last();
-	char *m = one_line(e && e->message ? e->message : "unknown libgit2 error");
+	char *flat = tpg_sanitize_one_line(e && e->message ? e->message : "unknown libgit2 error", 0);
+	char *m = tpg_git_printable(flat, 600);
+	free(flat);
 	int klass = e ? e->klass : GIT_ERROR_NONE;
 	int code, ret;
 	tpg_git_failure w;

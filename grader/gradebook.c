@@ -305,33 +305,6 @@ static long check_index(const tpg_gradebook *gb, const char *id)
 	return -1;
 }
 
-/* One line: notes and messages joined, whitespace runs as one space. */
-static char *one_line(const char *s, size_t max)
-{
-	tpg_buf b = TPG_BUF_INIT;
-	bool space = false;
-	for (const char *p = s; *p && b.len < max; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f) {
-			space = b.len > 0;
-			continue;
-		}
-		if (c == ' ') {
-			space = b.len > 0;
-			continue;
-		}
-		if (space)
-			tpg_buf_putc(&b, ' ');
-		space = false;
-		tpg_buf_putc(&b, (char)c);
-	}
-	char *raw = tpg_buf_detach(&b);
-	size_t n = tpg_sanitize_truncate(raw, strlen(raw), max);
-	char *out = tpg_sanitize_utf8(raw, n);
-	free(raw);
-	return out;
-}
-
 void tpg_gradebook_fill_row(tpg_gradebook *gb, tpg_gb_row *row, const tpg_class_state *st,
                             const tpg_report *report)
 {
@@ -347,7 +320,7 @@ void tpg_gradebook_fill_row(tpg_gradebook *gb, tpg_gb_row *row, const tpg_class_
 	row->commit_date = tpg_xstrdup(st->commit_date);
 	if (strcmp(st->status, "graded") != 0 || !report) {
 		row->status = TPG_GB_ERROR;
-		row->message = one_line(st->message ? st->message
+		row->message = tpg_sanitize_one_line(st->message ? st->message
 		                        : strcmp(st->status, "graded") == 0 ? "the report is missing"
 		                        : "could not be graded", 1000);
 		return;
@@ -372,7 +345,7 @@ void tpg_gradebook_fill_row(tpg_gradebook *gb, tpg_gb_row *row, const tpg_class_
 		tpg_buf_puts(&msg, st->message);
 	for (size_t i = 0; i < report->notes.len; i++)
 		tpg_buf_printf(&msg, "%s%s", msg.len ? "; " : "", report->notes.items[i]);
-	row->message = one_line(tpg_buf_cstr(&msg), 1000);
+	row->message = tpg_sanitize_one_line(tpg_buf_cstr(&msg), 1000);
 	tpg_buf_free(&msg);
 }
 

@@ -86,33 +86,12 @@ static void set_free(strset *set)
 
 /* --- text helpers -------------------------------------------------------- */
 
-/* One line: whitespace runs (and control characters) become one space, trimmed. */
-static char *one_line(const char *s)
-{
-	tpg_buf b = TPG_BUF_INIT;
-	bool space = false;
-
-	tpg_buf_append(&b, "", 0);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (isspace(c) || c < 0x20 || c == 0x7F) {
-			space = b.len > 0;
-			continue;
-		}
-		if (space)
-			tpg_buf_putc(&b, ' ');
-		space = false;
-		tpg_buf_putc(&b, (char)c);
-	}
-	return tpg_buf_detach(&b);
-}
-
 /* Escaped attribute value of a capped, one-line version of s: clipped
  * first, so that the mark of the cut ends up on the line too. */
 static char *attr_line(const char *s, size_t max)
 {
 	char *clip = tpg_sanitize_clip(s, strlen(s), max);
-	char *line = one_line(clip);
+	char *line = tpg_sanitize_one_line(clip, 0);
 	char *esc = tpg_sanitize_xml(line, strlen(line), true);
 	free(clip);
 	free(line);

@@ -402,3 +402,26 @@ char *tpg_sanitize_clip(const char *s, size_t len, size_t max)
 	tpg_buf_free(&tail);
 	return tpg_buf_detach(&out);
 }
+
+char *tpg_sanitize_one_line(const char *s, size_t max)
+{
+	tpg_buf b = TPG_BUF_INIT;
+	bool space = false;
+
+	tpg_buf_append(&b, "", 0);
+	for (const char *p = s ? s : ""; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= ' ' || c == 0x7f) {
+			space = b.len > 0;
+			continue;
+		}
+		if (space)
+			tpg_buf_putc(&b, ' ');
+		space = false;
+		tpg_buf_putc(&b, (char)c);
+	}
+	size_t n = max ? tpg_sanitize_truncate(b.data, b.len, max) : b.len;
+	char *out = tpg_sanitize_utf8(b.data, n);
+	tpg_buf_free(&b);
+	return out;
+}

@@ -79,6 +79,13 @@ char *tpg_sanitize_xml(const char *s, size_t len, bool attr);
  * (cuts before a continuation byte are moved back to its lead byte).
  */
 size_t tpg_sanitize_truncate(const char *s, size_t len, size_t max);
+/*
+ * `s` on one line: every run of whitespace and control characters becomes
+ * one space, leading and trailing ones are dropped, invalid UTF-8 becomes
+ * U+FFFD, and the result is cut at `max` bytes on a character boundary
+ * (0: no cut). malloc'ed; NULL in gives "".
+ */
+char *tpg_sanitize_one_line(const char *s, size_t max);
 /* Smallest offset such that s[off..len) is at most max bytes and does not
  * start inside a UTF-8 sequence. */
 size_t tpg_sanitize_tail(const char *s, size_t len, size_t max);

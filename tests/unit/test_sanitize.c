@@ -170,6 +170,23 @@ static void test_truncate_boundaries(void **state)
 	assert_int_equal(tpg_sanitize_tail(s, len, 9), 1);
 }
 
+static void test_one_line(void **state)
+{
+	(void)state;
+	char *s = tpg_sanitize_one_line("  a\n\tb \x01\x7f  c\r\n", 0);
+	assert_string_equal(s, "a b c");
+	free(s);
+	s = tpg_sanitize_one_line("\xff ok", 0);
+	assert_string_equal(s, "\xEF\xBF\xBD ok");
+	free(s);
+	s = tpg_sanitize_one_line("\xC3\xA9\xC3\xA9", 3);   /* cut on a character boundary */
+	assert_string_equal(s, "\xC3\xA9");
+	free(s);
+	s = tpg_sanitize_one_line(NULL, 0);
+	assert_string_equal(s, "");
+	free(s);
+}
+
 static void test_human_size(void **state)
 {
 	(void)state;
@@ -255,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_term_controls_visible),
 		cmocka_unit_test(test_xml_escaping),
 		cmocka_unit_test(test_truncate_boundaries),
+		cmocka_unit_test(test_one_line),
 		cmocka_unit_test(test_human_size),
 		cmocka_unit_test(test_clip_small_is_identity),
 		cmocka_unit_test(test_clip_big_output),
