@@ -125,6 +125,14 @@ void tpg_buf_printf(tpg_buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+void tpg_buf_truncate(tpg_buf *b, size_t len)
+{
+	if (b->data && len < b->len) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+}
+
 void tpg_buf_clear(tpg_buf *b)
 {
 	b->len = 0;

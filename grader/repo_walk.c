@@ -147,7 +147,7 @@ static void walk_dir(struct walk *w, int fd, int depth)
 					walk_dir(w, sub, depth + 1);
 			}
 		}
-		w->path.len = base;
+		tpg_buf_truncate(&w->path, base);
 		w->path.data[base] = '\0';
 		if (stop(w))
 			break;

@@ -40,6 +40,9 @@ void tpg_buf_putc(tpg_buf *b, char c);
 void tpg_buf_printf(tpg_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void tpg_buf_vprintf(tpg_buf *b, const char *fmt, va_list ap);
+/* Keeps the first `len` bytes (len <= b->len): undoes recent appends, e.g.
+ * a path component while walking a tree. */
+void tpg_buf_truncate(tpg_buf *b, size_t len);
 /* Empties the buffer, keeps the allocation, the limit and mode. */
 void tpg_buf_clear(tpg_buf *b);
 /* The contents as a C string ("" when empty); owned by the buffer.

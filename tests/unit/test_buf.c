@@ -53,6 +53,10 @@ static void test_head_cap(void **state)
 	check_invariants(&b, 16);
 	tpg_buf_puts(&b, "zz");
 	check_invariants(&b, 18);
+	tpg_buf_truncate(&b, 4);
+	assert_string_equal(b.data, "0123");
+	tpg_buf_truncate(&b, 9);   /* longer than the text: no change */
+	assert_string_equal(b.data, "0123");
 	tpg_buf_clear(&b);
 	check_invariants(&b, 0);
 	tpg_buf_free(&b);
