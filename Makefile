@@ -76,6 +76,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(UNIT_HELPER_OBJ) $(wildcard tests/unit
 	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) \
 		$(LDFLAGS) -o $@ $< $(UNIT_HELPER_OBJ) $(LIB) $(LIBS) $(TEST_LIBS)
 
+# The helpers' objects are intermediate files to make: keep them, or a
+# parallel link of another test program finds them deleted.
+.SECONDARY: $(UNIT_HELPER_OBJ)
+
 unit-bins: $(UNIT_BIN)
 
 # Installs missing build/test packages on Debian when we may (root or sudo).
