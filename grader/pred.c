@@ -129,12 +129,22 @@ int tpg_pred_eval(const tpg_pred *p, const tpg_pred_ops *ops, void *subject, con
 	case P_LEAF:
 		rc = ops->eval_leaf(p->leaf, subject, &local);
 		break;
-	case P_ALL:
+	case P_ALL: {
+		/* On failure: why the failing one failed; on success: all of it. */
+		tpg_buf held = TPG_BUF_INIT;
 		for (size_t i = 0; i < p->n && rc == 1; i++) {
 			tpg_buf_clear(&local);
 			rc = tpg_pred_eval(p->kids[i], ops, subject, lang, &local);
+			if (rc == 1 && local.len)
+				tpg_buf_printf(&held, "%s%s", held.len ? "; " : "", tpg_buf_cstr(&local));
 		}
+		if (rc == 1) {
+			tpg_buf_clear(&local);
+			tpg_buf_puts(&local, tpg_buf_cstr(&held));
+		}
+		tpg_buf_free(&held);
 		break;
+	}
 	case P_ANY: {
 		tpg_buf all_why = TPG_BUF_INIT;
 		rc = 0;
